@@ -1,0 +1,218 @@
+//! The gateway's shared state and the pipeline every request goes through: a request id, a
+//! span, the limits, the listener's routes, `X-Request-Id` on the answer, and metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body::Body as HttpBody;
+use http_body_util::Full;
+use tracing::Instrument;
+
+use credless_registry::Registry;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::problem::{Body, Problem};
+use crate::token::AdminToken;
+use crate::{admin, portal, request};
+
+/// A body error type any hyper or test body can convert into.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Which listener a request arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// The tenants' portal and API.
+    Public,
+    /// The operator API and health endpoints.
+    Admin,
+}
+
+impl Listener {
+    fn label(self) -> &'static str {
+        match self {
+            Listener::Public => "public",
+            Listener::Admin => "admin",
+        }
+    }
+}
+
+/// A Credless gateway: configuration, registry and metrics, ready to answer requests.
+///
+/// Cheap to clone. [`crate::Server`] puts it behind real listeners; embedders and tests can
+/// also call [`Gateway::handle`] directly, without a socket.
+#[derive(Clone)]
+pub struct Gateway {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: Metrics,
+    pub(crate) admin_token: AdminToken,
+    pub(crate) draining: AtomicBool,
+}
+
+/// What a handler knows about the request besides the request itself.
+pub(crate) struct Context {
+    pub(crate) request_id: String,
+    pub(crate) peer: SocketAddr,
+    /// The route template, for metrics; handlers set it once they know it.
+    pub(crate) route: &'static str,
+}
+
+impl Gateway {
+    /// Assembles a gateway from its parts.
+    pub fn new(config: Config, registry: Arc<Registry>, admin_token: AdminToken) -> Self {
+        let metrics = Metrics::new();
+        metrics.set_tenants(registry.hosts().len());
+        let shared = Shared {
+            config,
+            registry,
+            metrics,
+            admin_token,
+            draining: false.into(),
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The tenant registry this gateway serves.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.shared.registry
+    }
+
+    /// The configuration this gateway runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// Marks the gateway as shutting down: `/readyz` answers `503` from now on.
+    pub fn start_draining(&self) {
+        self.shared.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Requests being answered right now, on both listeners.
+    pub fn in_flight(&self) -> i64 {
+        self.shared.metrics.in_flight()
+    }
+
+    /// Answers one request that arrived on `listener` from `peer`.
+    pub async fn handle<B>(
+        &self,
+        listener: Listener,
+        req: Request<B>,
+        peer: SocketAddr,
+    ) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let _in_flight = self.shared.metrics.request();
+        let request_id = request::new_request_id();
+        let method = req.method().clone();
+        let span = tracing::info_span!(
+            "request",
+            request.id = %request_id,
+            http.method = %method,
+            listener = listener.label(),
+            http.route = tracing::field::Empty,
+            tenant.id = tracing::field::Empty,
+        );
+        let mut cx = Context {
+            request_id,
+            peer,
+            route: "unrouted",
+        };
+
+        let result = async {
+            let limits = &self.shared.config.limits;
+            let (parts, body) = req.into_parts();
+            request::check_header_size(&parts, limits.max_header_bytes)?;
+            request::check_declared_length(&parts.headers, limits.max_body_bytes)?;
+            let req = Request::from_parts(parts, body);
+            match listener {
+                Listener::Public => portal::handle(&self.shared, req, &mut cx).await,
+                Listener::Admin => admin::handle(&self.shared, req, &mut cx).await,
+            }
+        }
+        .instrument(span.clone())
+        .await;
+
+        let mut response = match result {
+            Ok(response) => response,
+            Err(problem) => {
+                span.in_scope(|| log_problem(&problem));
+                problem.into_response(&cx.request_id)
+            }
+        };
+        if let Ok(value) = HeaderValue::from_str(&cx.request_id) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        let status = response.status();
+        self.shared.metrics.observe(
+            listener.label(),
+            cx.route,
+            &method,
+            status,
+            started.elapsed(),
+        );
+        span.record("http.route", cx.route);
+        span.in_scope(|| {
+            tracing::debug!(
+                http.status = status.as_u16(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "request answered"
+            );
+        });
+        response
+    }
+}
+
+/// Client mistakes are answered, not logged above `debug`; server-side failures were
+/// already logged where they happened.
+fn log_problem(problem: &Problem) {
+    if problem.status().is_client_error() {
+        tracing::debug!(
+            http.status = problem.status().as_u16(),
+            code = problem.code(),
+            "refused"
+        );
+    }
+}
+
+/// A `200` JSON answer.
+pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A plain-text answer.
+pub(crate) fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An empty answer, such as `204`.
+pub(crate) fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,194 @@
+//! Checks every request passes before it is routed: header size, body size, an unambiguous
+//! `Host`, a normalised path, and the client address as far as it can be believed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, HOST};
+use http::request::Parts;
+use http::{HeaderMap, Uri};
+use http_body::Body as HttpBody;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use ipnet::IpNet;
+
+use crate::problem::Problem;
+
+/// A fresh request id: 32 hex digits.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Refuses a header block (request line included) larger than `limit` bytes.
+pub fn check_header_size(parts: &Parts, limit: usize) -> Result<(), Problem> {
+    let line = parts.method.as_str().len() + uri_len(&parts.uri) + 12;
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if line + headers > limit {
+        return Err(Problem::headers_too_large(limit));
+    }
+    Ok(())
+}
+
+fn uri_len(uri: &Uri) -> usize {
+    uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len() + 8)
+}
+
+/// Refuses up front a body whose declared length is over `limit`.
+pub fn check_declared_length(headers: &HeaderMap, limit: usize) -> Result<(), Problem> {
+    let mut lengths = headers.get_all(CONTENT_LENGTH).iter();
+    let Some(first) = lengths.next() else {
+        return Ok(());
+    };
+    if lengths.next().is_some() {
+        return Err(Problem::invalid("send one Content-Length header"));
+    }
+    let declared: u64 = first
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Problem::invalid("Content-Length is not a number"))?;
+    if declared > limit as u64 {
+        return Err(Problem::payload_too_large(limit));
+    }
+    Ok(())
+}
+
+/// Reads a whole body, refusing more than `limit` bytes or a sender slower than `timeout`.
+pub async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, Problem>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(Problem::payload_too_large(limit)),
+        Ok(Err(_)) => Err(Problem::invalid("the request body could not be read")),
+        Err(_) => Err(Problem::new(
+            http::StatusCode::REQUEST_TIMEOUT,
+            "invalid_request",
+            format!(
+                "the request body was not received within {}s",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The one `Host` of a request, lower-cased, refusing what is ambiguous.
+///
+/// No `Host`, two `Host` headers, or an absolute target naming another host is a `400`.
+pub fn host(parts: &Parts) -> Result<String, Problem> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host,
+        (None, _) => return Err(Problem::invalid("the request has no Host header")),
+        (Some(_), Some(_)) => return Err(Problem::invalid("send exactly one Host header")),
+    };
+    let host = host
+        .to_str()
+        .map_err(|_| Problem::invalid("the Host header is not valid text"))?
+        .trim()
+        .to_ascii_lowercase();
+    if let Some(authority) = parts.uri.authority()
+        && host_only(authority.as_str()) != host_only(&host)
+    {
+        return Err(Problem::invalid(
+            "the request target names another host than Host",
+        ));
+    }
+    Ok(host)
+}
+
+/// `a.example.com.:8080` → `a.example.com`.
+fn host_only(authority: &str) -> String {
+    let authority = authority
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let host = if authority.starts_with('[') {
+        authority
+            .split(']')
+            .next()
+            .map(|h| format!("{h}]"))
+            .unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default().to_owned()
+    };
+    host.trim_end_matches('.').to_owned()
+}
+
+/// Resolves dot segments (also percent-encoded ones) and repeated slashes; refuses encoded
+/// slashes, backslashes and control characters, which mean different paths to different
+/// servers.
+pub fn normalize_path(raw: &str) -> Result<String, Problem> {
+    if !raw.starts_with('/') {
+        return Err(Problem::invalid("the request path must start with `/`"));
+    }
+    let lower = raw.to_ascii_lowercase();
+    if ["%2f", "%5c", "%00"].iter().any(|bad| lower.contains(bad))
+        || raw.bytes().any(|b| b == b'\\' || b.is_ascii_control())
+    {
+        return Err(Problem::invalid(
+            "the request path contains an encoded slash, a backslash or a control character",
+        ));
+    }
+
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in raw.split('/').skip(1) {
+        match lower_dots(segment) {
+            Some(1) => {}
+            Some(2) => {
+                segments.pop();
+            }
+            _ if segment.is_empty() => {}
+            _ => segments.push(segment),
+        }
+    }
+    let mut path = format!("/{}", segments.join("/"));
+    let last = raw.rsplit('/').next().unwrap_or_default();
+    if !segments.is_empty() && (last.is_empty() || lower_dots(last).is_some()) {
+        path.push('/');
+    }
+    Ok(path)
+}
+
+/// `Some(n)` when a segment is only `n` dots, written plainly or as `%2e`.
+fn lower_dots(segment: &str) -> Option<usize> {
+    let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+    match decoded.as_str() {
+        "." => Some(1),
+        ".." => Some(2),
+        _ => None,
+    }
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself trusted.
+pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer.ip()) {
+        return peer.ip();
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer.ip())
+}
+
+#[cfg(test)]
+mod tests;

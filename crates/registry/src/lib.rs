@@ -1,0 +1,26 @@
+//! Tenants and their cloud accounts: the data model of the contract, the rules they must
+//! follow, which tenant a `Host` header names, and where they are stored.
+//!
+//! [`Registry`] is the entry point: it validates writes against a [`Policy`], persists them
+//! through a [`Store`] ([`SqliteStore`] is the embedded one) and answers [`Registry::resolve`]
+//! from an in-memory [`HostIndex`] without I/O. [`Tenant`] and [`Account`] are the JSON
+//! documents of the operator and portal APIs; [`RegistryError`] is the one error type.
+//!
+//! This crate speaks no HTTP and no cloud API, and holds no secret: tenants and accounts only
+//! name where identities come from and which roles they may take.
+
+pub mod error;
+pub mod hosts;
+pub mod model;
+pub mod registry;
+pub mod sqlite;
+pub mod store;
+pub mod validate;
+
+pub use error::{RegistryError, Result};
+pub use hosts::HostIndex;
+pub use model::{Account, AwsAccount, AzureAccount, GcpAccount, Oidc, Provider, Tenant};
+pub use registry::Registry;
+pub use sqlite::SqliteStore;
+pub use store::{Put, Store};
+pub use validate::{Policy, is_internal_address};

@@ -1,0 +1,228 @@
+//! The registry: validated writes to a [`Store`] and an in-memory host index for requests.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::error::{RegistryError, Result};
+use crate::hosts::HostIndex;
+use crate::model::{Account, Tenant};
+use crate::store::{Put, Store};
+use crate::validate::Policy;
+
+/// Tenants and accounts as the gateway uses them.
+///
+/// Writes are validated against the [`Policy`], stored, then reflected in the host index, so
+/// that [`Registry::resolve`] answers from memory without touching the store. Changes made by
+/// another process sharing the store (the `credless tenant` commands, other replicas) appear
+/// after [`Registry::refresh_if_changed`]. Cloning is cheap and clones share everything.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    policy: Policy,
+    index: RwLock<Arc<HostIndex>>,
+    /// Held across a write and its index update, so that this process's updates land in the
+    /// order of its writes. Holds the store revision the index was last loaded at.
+    loaded_revision: tokio::sync::Mutex<u64>,
+}
+
+impl Registry {
+    /// Loads every tenant from `store` into the host index.
+    ///
+    /// Fails with `Invalid` when the policy's base domain is not a DNS name, and with
+    /// `Unavailable` when the store cannot be read.
+    pub async fn open(store: Arc<dyn Store>, policy: Policy) -> Result<Self> {
+        policy.validate()?;
+        let revision = store.revision().await?;
+        let index = HostIndex::new(store.tenants().await?, &policy);
+        tracing::info!(
+            tenants = index.len(),
+            revision,
+            "Loaded the tenant registry"
+        );
+        let inner = Inner {
+            store,
+            policy,
+            index: RwLock::new(Arc::new(index)),
+            loaded_revision: tokio::sync::Mutex::new(revision),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The tenant a raw `Host` header value names, from memory.
+    pub fn resolve(&self, host: &str) -> Option<Arc<Tenant>> {
+        self.hosts().resolve(host)
+    }
+
+    /// A snapshot of the host index.
+    pub fn hosts(&self) -> Arc<HostIndex> {
+        let index = self
+            .inner
+            .index
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(&index)
+    }
+
+    /// The policy tenants are validated against.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The store underneath, for callers that need what the registry does not offer.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Normalises, validates and stores a new tenant; returns it as stored.
+    ///
+    /// Fails with `Invalid`, `Conflict` (id or hostname taken) or `Unavailable`.
+    pub async fn create_tenant(&self, mut tenant: Tenant) -> Result<Tenant> {
+        tenant.normalize_and_validate(&self.inner.policy)?;
+        let _writing = self.inner.loaded_revision.lock().await;
+        self.inner.store.create_tenant(&tenant).await?;
+        self.update_index(|index| index.with(tenant.clone()));
+        tracing::info!(tenant.id = %tenant.id, "Created tenant");
+        Ok(tenant)
+    }
+
+    /// Replaces tenant `id` with `tenant`; returns it as stored.
+    ///
+    /// The body's id must be `id` or left empty. Fails with `Invalid` (field `id` when they
+    /// differ), `NotFound`, `Conflict` (a hostname of another tenant) or `Unavailable`.
+    pub async fn replace_tenant(&self, id: &str, mut tenant: Tenant) -> Result<Tenant> {
+        if tenant.id.is_empty() {
+            tenant.id = id.to_owned();
+        } else if tenant.id != id {
+            return Err(RegistryError::invalid(
+                "id",
+                "must match the tenant id in the path",
+            ));
+        }
+        tenant.normalize_and_validate(&self.inner.policy)?;
+        let _writing = self.inner.loaded_revision.lock().await;
+        self.inner.store.replace_tenant(&tenant).await?;
+        self.update_index(|index| index.with(tenant.clone()));
+        tracing::info!(tenant.id = %tenant.id, "Replaced tenant");
+        Ok(tenant)
+    }
+
+    /// Deletes a tenant and its accounts; its hostnames stop resolving at once in this
+    /// process. Fails with `NotFound` or `Unavailable`.
+    pub async fn delete_tenant(&self, id: &str) -> Result<()> {
+        let _writing = self.inner.loaded_revision.lock().await;
+        self.inner.store.delete_tenant(id).await?;
+        self.update_index(|index| index.without(id));
+        tracing::info!(tenant.id = %id, "Deleted tenant");
+        Ok(())
+    }
+
+    /// The stored tenant `id`, if present.
+    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
+        self.inner.store.tenant(id).await
+    }
+
+    /// Every stored tenant, sorted by id.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.inner.store.tenants().await
+    }
+
+    /// Validates and stores account `id` of a tenant; returns whether it was created or
+    /// replaced, and the account as stored.
+    ///
+    /// The body's id must be `id` or left empty. Fails with `Invalid`, `NotFound` (the
+    /// tenant) or `Unavailable`.
+    pub async fn put_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        mut account: Account,
+    ) -> Result<(Put, Account)> {
+        if account.id().is_empty() {
+            account.set_id(id);
+        } else if account.id() != id {
+            return Err(RegistryError::invalid(
+                "id",
+                "must match the account id in the path",
+            ));
+        }
+        account.validate()?;
+        let put = self.inner.store.put_account(tenant_id, &account).await?;
+        tracing::info!(tenant.id = %tenant_id, account.id = %id, ?put, "Stored account");
+        Ok((put, account))
+    }
+
+    /// The account `id` of a tenant; `None` when either is absent.
+    pub async fn account(&self, tenant_id: &str, id: &str) -> Result<Option<Account>> {
+        self.inner.store.account(tenant_id, id).await
+    }
+
+    /// The accounts of a tenant, sorted by id; `NotFound` when the tenant is absent.
+    pub async fn accounts(&self, tenant_id: &str) -> Result<Vec<Account>> {
+        self.inner.store.accounts(tenant_id).await
+    }
+
+    /// Deletes an account; `NotFound` when it is absent.
+    pub async fn delete_account(&self, tenant_id: &str, id: &str) -> Result<()> {
+        self.inner.store.delete_account(tenant_id, id).await?;
+        tracing::info!(tenant.id = %tenant_id, account.id = %id, "Deleted account");
+        Ok(())
+    }
+
+    /// Checks that the store answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.inner.store.ping().await
+    }
+
+    /// Whether the store answers, for `/readyz`.
+    pub async fn ready(&self) -> bool {
+        self.ping().await.is_ok()
+    }
+
+    /// Reloads the host index when the store's revision moved since the last load; returns
+    /// whether it reloaded. Call it periodically to see other processes' writes.
+    ///
+    /// This process's own writes also move the revision, so the first call after them
+    /// reloads once more. On failure the current index stays in use.
+    pub async fn refresh_if_changed(&self) -> Result<bool> {
+        let mut loaded = self.inner.loaded_revision.lock().await;
+        let revision = self.inner.store.revision().await?;
+        if revision == *loaded {
+            return Ok(false);
+        }
+        let index = HostIndex::new(self.inner.store.tenants().await?, &self.inner.policy);
+        tracing::debug!(
+            tenants = index.len(),
+            revision,
+            "Reloaded the tenant registry"
+        );
+        self.update_index(|_| index);
+        *loaded = revision;
+        Ok(true)
+    }
+
+    /// Swaps in a changed index. Callers hold `loaded_revision`, so no other update can
+    /// slip in between reading the current index and swapping; readers never wait on `change`.
+    fn update_index(&self, change: impl FnOnce(&HostIndex) -> HostIndex) {
+        let next = Arc::new(change(&self.hosts()));
+        *self
+            .inner
+            .index
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = next;
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("policy", &self.inner.policy)
+            .field("tenants", &self.hosts().len())
+            .finish_non_exhaustive()
+    }
+}

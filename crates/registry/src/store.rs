@@ -1,0 +1,67 @@
+//! The durable store of tenants and accounts, as a trait so that backends can be swapped.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{Account, Tenant};
+
+/// Whether [`Store::put_account`] added an account or replaced one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    /// No account had this id (HTTP 201).
+    Created,
+    /// An account with this id was replaced (HTTP 200).
+    Replaced,
+}
+
+/// Durable storage of tenants, their hostnames and their accounts.
+///
+/// Implementations store what they are given: callers validate first (the
+/// [`crate::Registry`] does). Every write is atomic (a tenant with all its hostnames is
+/// wholly present or absent) and bumps [`Store::revision`] in the same transaction.
+/// Uniqueness of ids and hostnames is enforced by the backend itself, so that concurrent
+/// writers from several processes cannot both succeed.
+///
+/// Failures to reach the backend are [`crate::RegistryError::Unavailable`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Adds a tenant and its hostnames.
+    ///
+    /// Fails with `Conflict` when the id or one of the hostnames is taken.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+
+    /// Replaces the tenant of the same id, its hostnames included; its accounts stay.
+    ///
+    /// Fails with `NotFound` when it does not exist, `Conflict` when one of the new hostnames
+    /// belongs to another tenant.
+    async fn replace_tenant(&self, tenant: &Tenant) -> Result<()>;
+
+    /// Removes a tenant with its hostnames and accounts; `NotFound` when absent.
+    async fn delete_tenant(&self, id: &str) -> Result<()>;
+
+    /// The tenant `id`, if present.
+    async fn tenant(&self, id: &str) -> Result<Option<Tenant>>;
+
+    /// Every tenant, sorted by id.
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
+
+    /// Adds or replaces an account of a tenant; `NotFound` when the tenant is absent.
+    async fn put_account(&self, tenant_id: &str, account: &Account) -> Result<Put>;
+
+    /// The account `id` of a tenant; `None` when either is absent.
+    async fn account(&self, tenant_id: &str, id: &str) -> Result<Option<Account>>;
+
+    /// The accounts of a tenant, sorted by id; `NotFound` when the tenant is absent.
+    async fn accounts(&self, tenant_id: &str) -> Result<Vec<Account>>;
+
+    /// Removes an account; `NotFound` (kind `account`) when it is absent.
+    async fn delete_account(&self, tenant_id: &str, id: &str) -> Result<()>;
+
+    /// A counter that grows with every write, from any process sharing the store.
+    ///
+    /// Compare two readings to learn cheaply whether anything changed in between.
+    async fn revision(&self) -> Result<u64>;
+
+    /// Checks that the store answers, for readiness probes.
+    async fn ping(&self) -> Result<()>;
+}
