@@ -14,8 +14,12 @@ use http_body_util::Full;
 use tracing::Instrument;
 
 use credless_registry::Registry;
+use credless_session::outbound::{self, OutboundOptions};
+use credless_session::{SessionConfig, SessionValidator};
 
+use crate::api::{self, GatewaySessionLayer};
 use crate::config::Config;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::problem::{Body, Problem};
 use crate::token::AdminToken;
@@ -54,6 +58,10 @@ pub struct Gateway {
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) registry: Arc<Registry>,
+    pub(crate) sessions: SessionValidator,
+    pub(crate) session_layer: GatewaySessionLayer,
+    /// For the `/oauth2/*` pass-through: no redirects, timeouts, guarded addresses.
+    pub(crate) upstream: reqwest::Client,
     pub(crate) metrics: Metrics,
     pub(crate) admin_token: AdminToken,
     pub(crate) draining: AtomicBool,
@@ -69,19 +77,47 @@ pub(crate) struct Context {
 
 impl Gateway {
     /// Assembles a gateway from its parts.
-    pub fn new(config: Config, registry: Arc<Registry>, admin_token: AdminToken) -> Self {
+    ///
+    /// Fails when the outbound HTTP client cannot be built (no usable TLS roots).
+    pub fn new(
+        config: Config,
+        registry: Arc<Registry>,
+        admin_token: AdminToken,
+    ) -> Result<Self, Error> {
+        let allow_insecure = config.server.allow_insecure_upstreams;
+        let sessions = SessionValidator::new(SessionConfig {
+            cache_ttl: config.session.cache_ttl,
+            proxy_timeout: config.session.proxy_timeout,
+            allow_insecure_upstreams: allow_insecure,
+            ..SessionConfig::default()
+        })
+        .map_err(|error| Error::Client(error.to_string()))?;
+        let upstream = outbound::client(&OutboundOptions {
+            connect_timeout: config.session.proxy_timeout,
+            timeout: config.session.proxy_timeout,
+            allow_insecure_upstreams: allow_insecure,
+        })
+        .map_err(|error| Error::Client(error.to_string()))?;
         let metrics = Metrics::new();
         metrics.set_tenants(registry.hosts().len());
         let shared = Shared {
             config,
             registry,
+            session_layer: api::session_layer(sessions.clone()),
+            sessions,
+            upstream,
             metrics,
             admin_token,
             draining: false.into(),
         };
-        Self {
+        Ok(Self {
             shared: Arc::new(shared),
-        }
+        })
+    }
+
+    /// The session validator, shared with the portal routes.
+    pub fn sessions(&self) -> &SessionValidator {
+        &self.shared.sessions
     }
 
     /// The tenant registry this gateway serves.
@@ -112,7 +148,7 @@ impl Gateway {
         peer: SocketAddr,
     ) -> Response<Body>
     where
-        B: HttpBody<Data = Bytes> + Send,
+        B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let started = Instant::now();

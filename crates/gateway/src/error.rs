@@ -35,6 +35,9 @@ pub enum Error {
     /// The store could not be opened or loaded.
     #[error("cannot open the tenant store")]
     Store(#[source] RegistryError),
+    /// The outbound HTTP client could not be built.
+    #[error("cannot build the outbound HTTP client: {0}")]
+    Client(String),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

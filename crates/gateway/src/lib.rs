@@ -8,9 +8,11 @@
 //! crates behind HTTP.
 
 mod admin;
+mod api;
 mod app;
 pub mod config;
 mod error;
+mod forward;
 mod metrics;
 mod portal;
 mod problem;
@@ -38,7 +40,7 @@ pub use token::{AdminToken, TokenSource};
 pub async fn open(config: Config, data_dir: &Path) -> Result<(Gateway, TokenSource), Error> {
     let registry = open_registry(&config).await?;
     let (token, source) = AdminToken::from_config(&config.admin, data_dir)?;
-    Ok((Gateway::new(config, Arc::new(registry), token), source))
+    Ok((Gateway::new(config, Arc::new(registry), token)?, source))
 }
 
 /// Opens the configured store and loads its tenants, as `serve` and the `tenant` commands do.

@@ -1,25 +1,30 @@
 //! The public listener: every request is routed to exactly one tenant by its `Host`, then to
-//! the tenant's portal and API.
+//! the sign-in pass-through or, behind the session check, the portal API.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::header::ORIGIN;
+use http::{Method, Request, Response};
 use http_body::Body as HttpBody;
 
+use crate::api::{self, RequestId, Target};
 use crate::app::{BoxError, Context, Shared};
+use crate::forward::{self, Outgoing};
 use crate::problem::{Body, Problem};
 use crate::request;
 
 pub(crate) async fn handle<B>(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     req: Request<B>,
     cx: &mut Context,
 ) -> Result<Response<Body>, Problem>
 where
-    B: HttpBody<Data = Bytes> + Send,
+    B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     cx.route = "/*";
-    let (parts, _body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let host = request::host(&parts)?;
     let path = request::normalize_path(parts.uri.path())?;
     let Some(tenant) = shared.registry.resolve(&host) else {
@@ -27,16 +32,78 @@ where
         return Err(Problem::unknown_host());
     };
     tracing::Span::current().record("tenant.id", tenant.id.as_str());
-    let client = request::client_addr(
-        cx.peer,
-        &parts.headers,
-        &shared.config.server.trusted_proxies,
-    );
-    tracing::debug!(client.address = %client, http.path = %path, "routed to tenant");
+    let trusted = &shared.config.server.trusted_proxies;
+    let client = request::client_addr(cx.peer, &parts.headers, trusted);
 
-    // Not yet: the sign-in pass-through, the session check and the portal API come with the
-    // sessions, exchange and resources work; until then a known tenant has no paths.
-    Err(Problem::not_found(format!("no resource at {path}")))
+    if path == "/oauth2" || path.starts_with("/oauth2/") {
+        cx.route = "/oauth2/*";
+        if path == "/oauth2/sign_out" {
+            shared
+                .sessions
+                .invalidate_session(&tenant, &parts.headers)
+                .await;
+        }
+        let limits = &shared.config.limits;
+        let body =
+            request::read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
+        let proto = request::forwarded_proto(cx.peer, &parts.headers, trusted);
+        let outgoing = Outgoing {
+            method: &parts.method,
+            path: &path,
+            query: parts.uri.query(),
+            headers: &parts.headers,
+            body,
+            host: &host,
+            proto,
+            client,
+        };
+        let base = &shared.config.server.public_base_domain;
+        let insecure = shared.config.server.allow_insecure_upstreams;
+        return forward::forward(&shared.upstream, &tenant, base, insecure, outgoing).await;
+    }
+
+    cx.route = route_label(&path);
+    if path.starts_with("/api/") && is_unsafe(&parts.method) && is_cross_site(&parts, &host) {
+        tracing::info!(client.address = %client, "cross-site request refused");
+        return Err(Problem::csrf_rejected());
+    }
+    let target = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    parts.extensions.insert(tenant);
+    parts.extensions.insert(RequestId(cx.request_id.clone()));
+    parts.extensions.insert(Target(target));
+    Ok(api::guarded(shared, Request::from_parts(parts, body)).await)
+}
+
+/// Route templates for metrics: known routes by name, the rest by area.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/api/v1/me" => "/api/v1/me",
+        _ if path.starts_with("/api/") => "/api/*",
+        _ => "/*",
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// `Origin` naming another origin, or `Sec-Fetch-Site: cross-site`.
+fn is_cross_site(parts: &http::request::Parts, host: &str) -> bool {
+    let cross_fetch = parts
+        .headers
+        .get("sec-fetch-site")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+    let foreign_origin = parts.headers.get_all(ORIGIN).iter().any(|origin| {
+        let origin = origin.to_str().unwrap_or("null");
+        let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        !authority.eq_ignore_ascii_case(host)
+            && !authority.eq_ignore_ascii_case(host.trim_end_matches(":80"))
+            && !authority.eq_ignore_ascii_case(host.trim_end_matches(":443"))
+    });
+    cross_fetch || foreign_origin
 }
 
 /// Host values come from clients: log at most a short prefix.

@@ -11,6 +11,7 @@ use http_body_util::Full;
 use serde_json::{Map, Value};
 
 use credless_registry::RegistryError;
+use credless_session::SessionError;
 
 /// The response body type of every Credless answer.
 pub type Body = Full<Bytes>;
@@ -141,6 +142,11 @@ impl Problem {
 
     /// Renders the problem, tagged with the request id.
     pub fn into_response(self, request_id: &str) -> Response<Body> {
+        self.into_bytes_response(request_id).map(Full::new)
+    }
+
+    /// Renders the problem with a plain `Bytes` body, for middleware that needs one.
+    pub fn into_bytes_response(self, request_id: &str) -> Response<Bytes> {
         let mut body = Map::new();
         body.insert(
             "type".into(),
@@ -154,7 +160,7 @@ impl Problem {
         body.extend(self.members);
 
         let bytes = serde_json::to_vec(&Value::Object(body)).unwrap_or_default();
-        let mut response = Response::new(Full::new(Bytes::from(bytes)));
+        let mut response = Response::new(Bytes::from(bytes));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(
@@ -191,6 +197,26 @@ impl From<RegistryError> for Problem {
                 Problem::internal()
             }
         }
+    }
+}
+
+impl From<&SessionError> for Problem {
+    fn from(error: &SessionError) -> Self {
+        if error.status().is_server_error() {
+            tracing::warn!(error = %DisplayChain(error), "session check failed upstream");
+        }
+        Problem::new(error.status(), error.code(), error.detail())
+    }
+}
+
+impl Problem {
+    /// `403 csrf_rejected`.
+    pub fn csrf_rejected() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "csrf_rejected",
+            "this request came from another site; send it from the portal's own pages",
+        )
     }
 }
 

@@ -190,5 +190,18 @@ pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> 
         .unwrap_or(peer.ip())
 }
 
+/// `https` or `http`: `X-Forwarded-Proto` when a trusted proxy sent it, else `http` (the
+/// listeners speak plain HTTP; TLS ends at the load balancer).
+pub fn forwarded_proto(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> &'static str {
+    let believed = trusted.iter().any(|net| net.contains(&peer.ip()));
+    let said = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok());
+    match said {
+        Some(proto) if believed && proto.trim().eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
 #[cfg(test)]
 mod tests;

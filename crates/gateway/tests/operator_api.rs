@@ -302,5 +302,9 @@ async fn health_readiness_and_metrics_need_no_token() {
         .get(gw.public("/metrics"))
         .header("host", "acme.credless.test")
         .send();
-    assert_eq!(public.await.unwrap().status(), 404);
+    let (status, body) = problem(public.await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("login_required"))
+    );
 }

@@ -24,10 +24,11 @@ async fn requests_reach_the_tenant_of_their_host_and_no_other() {
         "cloud.acme.example.",
         "acme.credless.test",
     ] {
+        // A known tenant: its API asks for a session.
         let (status, body) = problem(gw.get_host(host, "/api/v1/me").await).await;
         assert_eq!(
             (status, body["code"].as_str()),
-            (404, Some("not_found")),
+            (401, Some("login_required")),
             "{host}"
         );
     }

@@ -145,7 +145,10 @@ fn debug_output_hides_secrets() {
 }
 
 #[test]
-#[allow(clippy::result_large_err, reason = "figment's Jail API returns its own error type")]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error type"
+)]
 fn the_environment_wins_over_the_file_and_flags_win_over_both() {
     figment::Jail::expect_with(|jail| {
         jail.create_file(

@@ -38,7 +38,8 @@ impl TestGateway {
         let registry = credless_gateway::open_registry(&config)
             .await
             .expect("registry");
-        let gateway = Gateway::new(config, registry.into(), AdminToken::new(TOKEN));
+        let gateway =
+            Gateway::new(config, registry.into(), AdminToken::new(TOKEN)).expect("gateway");
         let server = Server::bind(gateway).await.expect("bind");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -1,0 +1,188 @@
+//! The portal API behind the session check: the same [`SessionLayer`] any embedder can put in
+//! front of a hyper or axum app, with the gateway's own responder so that refusals are
+//! rendered in one place like every other error.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, HeaderValue, LOCATION};
+use http::request::Parts;
+use http::{Method, Request, Response, StatusCode};
+use serde::Serialize;
+
+use credless_registry::model::Tenant;
+use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, TenantResolver};
+
+use crate::app::{Shared, json};
+use crate::forward::is_safe_return_path;
+use crate::problem::{Body, Problem};
+
+/// The request id, carried in request extensions to the responder.
+#[derive(Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// The normalised path and query, carried in request extensions.
+#[derive(Clone)]
+pub(crate) struct Target(pub(crate) String);
+
+/// The session layer as the gateway uses it.
+pub(crate) type GatewaySessionLayer = SessionLayer<TenantFromExtensions, GatewayResponder>;
+
+/// Builds the layer once; requests only clone its `Arc`s.
+pub(crate) fn session_layer(validator: credless_session::SessionValidator) -> GatewaySessionLayer {
+    SessionLayer::new(validator, TenantFromExtensions).with_responder(GatewayResponder)
+}
+
+/// The tenant was resolved from `Host` before the layer runs; it travels in extensions.
+pub(crate) struct TenantFromExtensions;
+
+impl TenantResolver for TenantFromExtensions {
+    fn tenant(&self, request: &Parts) -> Option<Arc<Tenant>> {
+        request.extensions.get::<Arc<Tenant>>().cloned()
+    }
+}
+
+/// Renders session refusals through [`Problem`]: `401 login_required` with a `login_url` for
+/// API calls, a `302` to sign-in for browser navigations.
+pub(crate) struct GatewayResponder;
+
+impl ErrorResponder for GatewayResponder {
+    fn respond(&self, request: &Parts, error: &SessionError) -> Response<Bytes> {
+        let request_id = request
+            .extensions
+            .get::<RequestId>()
+            .map_or("", |id| id.0.as_str());
+        let target = request
+            .extensions
+            .get::<Target>()
+            .map_or("/", |t| t.0.as_str());
+        if !matches!(error, SessionError::NoSession) {
+            tracing::info!(code = error.code(), reason = %error, "session refused");
+            return Problem::from(error).into_bytes_response(request_id);
+        }
+
+        let return_to = if is_safe_return_path(target) {
+            target
+        } else {
+            "/"
+        };
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let login_url = format!("/oauth2/start?rd={encoded}");
+        if !target.starts_with("/api/") && wants_html(request) {
+            let mut response = Response::new(Bytes::new());
+            *response.status_mut() = StatusCode::FOUND;
+            if let Ok(location) = HeaderValue::from_str(&login_url) {
+                response.headers_mut().insert(LOCATION, location);
+            }
+            return response;
+        }
+        Problem::from(error)
+            .with("login_url", login_url)
+            .into_bytes_response(request_id)
+    }
+}
+
+fn wants_html(request: &Parts) -> bool {
+    request
+        .headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|accept| accept.contains("text/html"))
+}
+
+/// Calls `route` behind the session layer.
+pub(crate) async fn guarded<B>(shared: &Arc<Shared>, request: Request<B>) -> Response<Body>
+where
+    B: Send + 'static,
+{
+    use tower::{Layer, ServiceExt};
+
+    let handler_state = Arc::clone(shared);
+    let inner = tower::service_fn(move |request: Request<B>| {
+        let shared = Arc::clone(&handler_state);
+        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+    });
+    match shared.session_layer.layer(inner).oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// The routes of a signed-in user.
+async fn route<B>(shared: &Shared, request: Request<B>) -> Response<Body> {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or("", |id| id.0.as_str());
+    let answer = match (
+        request.extensions().get::<Arc<Identity>>(),
+        request.extensions().get::<Arc<Tenant>>(),
+    ) {
+        (Some(identity), Some(tenant)) => dispatch(shared, &request, tenant, identity),
+        _ => Err(Problem::internal()),
+    };
+    answer.unwrap_or_else(|problem| problem.into_response(request_id))
+}
+
+fn dispatch<B>(
+    _shared: &Shared,
+    request: &Request<B>,
+    tenant: &Tenant,
+    identity: &Identity,
+) -> Result<Response<Body>, Problem> {
+    let target = request
+        .extensions()
+        .get::<Target>()
+        .map_or("/", |t| t.0.as_str());
+    let path = target.split('?').next().unwrap_or("/");
+    match path {
+        "/api/v1/me" => {
+            if !matches!(*request.method(), Method::GET | Method::HEAD) {
+                return Err(Problem::method_not_allowed("GET, HEAD"));
+            }
+            Ok(json(StatusCode::OK, &Me::of(tenant, identity)))
+        }
+        // Not yet: accounts, verify, resources and audit, with the exchange and resources
+        // work; the portal itself, with the console work.
+        _ => Err(Problem::not_found(format!("no resource at {path}"))),
+    }
+}
+
+/// `GET /api/v1/me`.
+#[derive(Serialize)]
+struct Me<'a> {
+    tenant: &'a str,
+    subject: &'a str,
+    email: Option<&'a str>,
+    preferred_username: Option<&'a str>,
+    groups: &'a [String],
+    tenant_admin: bool,
+}
+
+impl<'a> Me<'a> {
+    fn of(tenant: &'a Tenant, identity: &'a Identity) -> Self {
+        Self {
+            tenant: &tenant.id,
+            subject: &identity.subject,
+            email: identity.email.as_deref(),
+            preferred_username: identity.preferred_username.as_deref(),
+            groups: &identity.groups,
+            tenant_admin: is_tenant_admin(tenant, identity),
+        }
+    }
+}
+
+/// The tenant's `admin_email`, or a member of one of its `admin_groups`.
+pub(crate) fn is_tenant_admin(tenant: &Tenant, identity: &Identity) -> bool {
+    let by_email = identity
+        .email
+        .as_deref()
+        .is_some_and(|email| email.eq_ignore_ascii_case(&tenant.admin_email));
+    by_email
+        || identity
+            .groups
+            .iter()
+            .any(|group| tenant.admin_groups.contains(group))
+}
