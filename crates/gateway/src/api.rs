@@ -9,12 +9,15 @@ use bytes::Bytes;
 use http::header::{ACCEPT, HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
+use http_body::Body as HttpBody;
 use serde::Serialize;
 
 use credless_registry::model::Tenant;
 use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, TenantResolver};
 
-use crate::app::{Shared, json};
+use crate::accounts;
+use crate::app::{BoxError, Shared, json};
+use crate::request::read_body;
 use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
 
@@ -95,7 +98,8 @@ fn wants_html(request: &Parts) -> bool {
 /// Calls `route` behind the session layer.
 pub(crate) async fn guarded<B>(shared: &Arc<Shared>, request: Request<B>) -> Response<Body>
 where
-    B: Send + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
 {
     use tower::{Layer, ServiceExt};
 
@@ -111,41 +115,57 @@ where
 }
 
 /// The routes of a signed-in user.
-async fn route<B>(shared: &Shared, request: Request<B>) -> Response<Body> {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map_or("", |id| id.0.as_str());
-    let answer = match (
-        request.extensions().get::<Arc<Identity>>(),
-        request.extensions().get::<Arc<Tenant>>(),
-    ) {
-        (Some(identity), Some(tenant)) => dispatch(shared, &request, tenant, identity),
+async fn route<B>(shared: &Shared, request: Request<B>) -> Response<Body>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let request_id = request.extensions().get::<RequestId>().map_or(String::new(), |id| id.0.clone());
+    let identity = request.extensions().get::<Arc<Identity>>().cloned();
+    let tenant = request.extensions().get::<Arc<Tenant>>().cloned();
+    let answer = match (identity, tenant) {
+        (Some(identity), Some(tenant)) => dispatch(shared, request, &tenant, &identity).await,
         _ => Err(Problem::internal()),
     };
-    answer.unwrap_or_else(|problem| problem.into_response(request_id))
+    answer.unwrap_or_else(|problem| problem.into_response(&request_id))
 }
 
-fn dispatch<B>(
-    _shared: &Shared,
-    request: &Request<B>,
+async fn dispatch<B>(
+    shared: &Shared,
+    request: Request<B>,
     tenant: &Tenant,
     identity: &Identity,
-) -> Result<Response<Body>, Problem> {
-    let target = request
-        .extensions()
-        .get::<Target>()
-        .map_or("/", |t| t.0.as_str());
+) -> Result<Response<Body>, Problem>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let target = request.extensions().get::<Target>().map_or("/".to_owned(), |t| t.0.clone());
     let path = target.split('?').next().unwrap_or("/");
-    match path {
-        "/api/v1/me" => {
-            if !matches!(*request.method(), Method::GET | Method::HEAD) {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = request.method().clone();
+    match segments.as_slice() {
+        ["api", "v1", "me"] => {
+            if !matches!(method, Method::GET | Method::HEAD) {
                 return Err(Problem::method_not_allowed("GET, HEAD"));
             }
             Ok(json(StatusCode::OK, &Me::of(tenant, identity)))
         }
-        // Not yet: accounts, verify, resources and audit, with the exchange and resources
-        // work; the portal itself, with the console work.
+        ["api", "v1", "accounts"] => {
+            if method != Method::GET {
+                return Err(Problem::method_not_allowed("GET"));
+            }
+            accounts::list(shared, tenant, identity).await
+        }
+        ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() && rest.len() <= 1 => {
+            let limits = &shared.config.limits;
+            let body = read_body(request.into_body(), limits.max_body_bytes, limits.body_read_timeout);
+            let body = body.await?;
+            let action = rest.first().copied();
+            accounts::one(shared, tenant, identity, &method, id, action, body).await
+        }
+        // Not yet: resources and audit, with the resources work; the portal itself, with the
+        // console work.
         _ => Err(Problem::not_found(format!("no resource at {path}"))),
     }
 }

@@ -13,6 +13,7 @@ use http_body::Body as HttpBody;
 use http_body_util::Full;
 use tracing::Instrument;
 
+use credless_exchange::Exchanger;
 use credless_registry::Registry;
 use credless_session::outbound::{self, OutboundOptions};
 use credless_session::{SessionConfig, SessionValidator};
@@ -60,6 +61,7 @@ pub(crate) struct Shared {
     pub(crate) registry: Arc<Registry>,
     pub(crate) sessions: SessionValidator,
     pub(crate) session_layer: GatewaySessionLayer,
+    pub(crate) exchanges: Exchanger,
     /// For the `/oauth2/*` pass-through: no redirects, timeouts, guarded addresses.
     pub(crate) upstream: reqwest::Client,
     pub(crate) metrics: Metrics,
@@ -98,9 +100,11 @@ impl Gateway {
             allow_insecure_upstreams: allow_insecure,
         })
         .map_err(|error| Error::Client(error.to_string()))?;
+        let exchanges = crate::clouds::exchanger(&config)?;
         let metrics = Metrics::new();
         metrics.set_tenants(registry.hosts().len());
         let shared = Shared {
+            exchanges,
             config,
             registry,
             session_layer: api::session_layer(sessions.clone()),
@@ -113,6 +117,11 @@ impl Gateway {
         Ok(Self {
             shared: Arc::new(shared),
         })
+    }
+
+    /// The token exchange, with its credential cache.
+    pub fn exchanges(&self) -> &Exchanger {
+        &self.shared.exchanges
     }
 
     /// The session validator, shared with the portal routes.

@@ -7,9 +7,11 @@
 //! one place. This crate holds no cloud or session logic of its own: it composes the library
 //! crates behind HTTP.
 
+mod accounts;
 mod admin;
 mod api;
 mod app;
+mod clouds;
 pub mod config;
 mod error;
 mod forward;

@@ -79,9 +79,14 @@ where
 
 /// Route templates for metrics: known routes by name, the rest by area.
 fn route_label(path: &str) -> &'static str {
-    match path {
-        "/api/v1/me" => "/api/v1/me",
-        _ if path.starts_with("/api/") => "/api/*",
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api", "v1", "me"] => "/api/v1/me",
+        ["api", "v1", "accounts"] => "/api/v1/accounts",
+        ["api", "v1", "accounts", _] => "/api/v1/accounts/{id}",
+        ["api", "v1", "accounts", _, "verify"] => "/api/v1/accounts/{id}/verify",
+        ["api", "v1", "accounts", _, "trust"] => "/api/v1/accounts/{id}/trust",
+        ["api", ..] => "/api/*",
         _ => "/*",
     }
 }

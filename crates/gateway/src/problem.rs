@@ -10,6 +10,7 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde_json::{Map, Value};
 
+use credless_exchange::ExchangeError;
 use credless_registry::RegistryError;
 use credless_session::SessionError;
 
@@ -210,6 +211,11 @@ impl From<&SessionError> for Problem {
 }
 
 impl Problem {
+    /// `403 forbidden`.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
     /// `403 csrf_rejected`.
     pub fn csrf_rejected() -> Self {
         Self::new(
@@ -217,6 +223,41 @@ impl Problem {
             "csrf_rejected",
             "this request came from another site; send it from the portal's own pages",
         )
+    }
+}
+
+impl From<&ExchangeError> for Problem {
+    fn from(error: &ExchangeError) -> Self {
+        let with_cloud = |problem: Problem| match error.cloud_code() {
+            Some(code) => problem.with("cloud_code", code),
+            None => problem,
+        };
+        match error {
+            ExchangeError::TrustRefused { .. } | ExchangeError::TokenRejected { .. } => {
+                with_cloud(Problem::new(StatusCode::FORBIDDEN, "exchange_denied", error.to_string()))
+            }
+            ExchangeError::Throttled { retry_after, .. } => {
+                let seconds = retry_after.map_or(5, |d| d.as_secs().max(1));
+                let problem = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "exchange_failed",
+                    format!("{error}; retry in {seconds} s"),
+                )
+                .with("retry_after", seconds)
+                .with_header(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+                with_cloud(problem)
+            }
+            ExchangeError::Unavailable { .. } => {
+                tracing::warn!(error = %DisplayChain(error), "cloud unavailable");
+                let problem = Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "exchange_failed",
+                    format!("{error}; try again shortly"),
+                );
+                with_cloud(problem)
+            }
+            _ => with_cloud(Problem::new(StatusCode::BAD_GATEWAY, "exchange_failed", error.to_string())),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub enum RegistryError {
     /// The tenant or account does not exist (HTTP 404).
     #[error("{kind} `{id}` not found")]
     NotFound {
-        /// `"tenant"` or `"account"`.
+        /// `"tenant"`, `"account"` or `"idempotency key"`.
         kind: &'static str,
         /// The identifier that was looked up.
         id: String,

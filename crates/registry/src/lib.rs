@@ -4,21 +4,27 @@
 //! [`Registry`] is the entry point: it validates writes against a [`Policy`], persists them
 //! through a [`Store`] ([`SqliteStore`] is the embedded one) and answers [`Registry::resolve`]
 //! from an in-memory [`HostIndex`] without I/O. [`Tenant`] and [`Account`] are the JSON
-//! documents of the operator and portal APIs; [`RegistryError`] is the one error type.
+//! documents of the operator and portal APIs; [`RegistryError`] is the one error type. The
+//! store also keeps each tenant's [`AuditEvent`] log and the idempotency records of resource
+//! creations ([`IdempotencyClaim`]).
 //!
 //! This crate speaks no HTTP and no cloud API, and holds no secret: tenants and accounts only
 //! name where identities come from and which roles they may take.
 
+pub mod audit;
 pub mod error;
 pub mod hosts;
+pub mod idempotency;
 pub mod model;
 pub mod registry;
 pub mod sqlite;
 pub mod store;
 pub mod validate;
 
+pub use audit::{AuditEvent, Outcome};
 pub use error::{RegistryError, Result};
 pub use hosts::HostIndex;
+pub use idempotency::{IdempotencyClaim, validate_idempotency_key};
 pub use model::{Account, AwsAccount, AzureAccount, GcpAccount, Oidc, Provider, Tenant};
 pub use registry::Registry;
 pub use sqlite::SqliteStore;

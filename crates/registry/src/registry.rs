@@ -2,8 +2,11 @@
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::SystemTime;
 
+use crate::audit::{AuditEvent, MAX_AUDIT_LIMIT};
 use crate::error::{RegistryError, Result};
+use crate::idempotency::{IdempotencyClaim, validate_idempotency_key};
 use crate::hosts::HostIndex;
 use crate::model::{Account, Tenant};
 use crate::store::{Put, Store};
@@ -174,6 +177,97 @@ impl Registry {
         Ok(())
     }
 
+    /// Appends `event` to its tenant's audit log. It is not logged: call
+    /// [`AuditEvent::log`] as well.
+    ///
+    /// Fails with `Unavailable` when the event could not be stored; the caller decides
+    /// whether the action may stand without its record.
+    pub async fn record_audit(&self, event: &AuditEvent) -> Result<()> {
+        self.inner.store.record_audit(event).await
+    }
+
+    /// The newest `limit` events of a tenant's audit log (at most 1000), newest first.
+    pub async fn audit(&self, tenant_id: &str, limit: u32) -> Result<Vec<AuditEvent>> {
+        let limit = limit.min(MAX_AUDIT_LIMIT);
+        self.inner.store.audit(tenant_id, limit).await
+    }
+
+    /// Claims an `Idempotency-Key` for a resource creation in an account.
+    ///
+    /// `fingerprint` identifies the request (a digest of its method, path and body): a key
+    /// reused with another fingerprint is [`IdempotencyClaim::Mismatch`]. On `New`, carry the
+    /// request out, then call [`Registry::complete_idempotency`] or, when it failed,
+    /// [`Registry::abandon_idempotency`]. Fails with `Invalid` (field `Idempotency-Key`),
+    /// `NotFound` (the account) or `Unavailable`.
+    pub async fn claim_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<IdempotencyClaim> {
+        let now = SystemTime::now();
+        self.claim_idempotency_at(tenant_id, account_id, key, fingerprint, now)
+            .await
+    }
+
+    /// [`Registry::claim_idempotency`] as of `now`, for tests of expiry.
+    pub async fn claim_idempotency_at(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<IdempotencyClaim> {
+        validate_idempotency_key(key)?;
+        let store = &self.inner.store;
+        let claim = store
+            .claim_idempotency(tenant_id, account_id, key, fingerprint, now)
+            .await?;
+        tracing::debug!(
+            tenant.id = %tenant_id,
+            account.id = %account_id,
+            claim = claim_name(&claim),
+            "Claimed idempotency key"
+        );
+        Ok(claim)
+    }
+
+    /// Stores the answer to a request claimed with [`IdempotencyClaim::New`], for retries.
+    ///
+    /// `response` must hold no secret: store the created resource without its one-time
+    /// secret (a retry then sees the resource but not the secret again). Fails with
+    /// `Invalid`, `NotFound` (no claim in flight) or `Unavailable`.
+    pub async fn complete_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        status: u16,
+        response: &serde_json::Value,
+    ) -> Result<()> {
+        validate_idempotency_key(key)?;
+        let store = &self.inner.store;
+        store
+            .complete_idempotency(tenant_id, account_id, key, status, response)
+            .await
+    }
+
+    /// Releases a claim whose request failed, so that a retry may claim the key anew.
+    ///
+    /// Does nothing when no claim is in flight. Fails with `Invalid` or `Unavailable`.
+    pub async fn abandon_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+    ) -> Result<()> {
+        validate_idempotency_key(key)?;
+        let store = &self.inner.store;
+        store.abandon_idempotency(tenant_id, account_id, key).await
+    }
+
     /// Checks that the store answers.
     pub async fn ping(&self) -> Result<()> {
         self.inner.store.ping().await
@@ -215,6 +309,16 @@ impl Registry {
             .index
             .write()
             .unwrap_or_else(PoisonError::into_inner) = next;
+    }
+}
+
+/// A short name of a claim for logs; a stored response is not logged.
+fn claim_name(claim: &IdempotencyClaim) -> &'static str {
+    match claim {
+        IdempotencyClaim::New => "new",
+        IdempotencyClaim::InFlight => "in_flight",
+        IdempotencyClaim::Done { .. } => "done",
+        IdempotencyClaim::Mismatch => "mismatch",
     }
 }
 

@@ -1,7 +1,7 @@
 //! The embedded [`Store`]: one SQLite file, or an in-memory database for tests.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -10,9 +10,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
+use crate::audit::AuditEvent;
 use crate::error::{RegistryError, Result};
+use crate::idempotency::IdempotencyClaim;
 use crate::model::{Account, Tenant};
 use crate::store::{Put, Store};
+
+mod records;
 
 /// The schema, one entry per version: entry `n` takes a database from version `n` to `n + 1`.
 /// Append only; never edit an entry that has shipped.
@@ -39,6 +43,34 @@ const MIGRATIONS: &[&str] = &[
         value INTEGER NOT NULL
     ) STRICT;
     INSERT INTO revision (id, value) VALUES (1, 0);",
+    // 2: the audit log, which outlives tenants and accounts, and idempotency records, which go
+    // with their account. Times are milliseconds since 1970.
+    "CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        request_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        email TEXT,
+        action TEXT NOT NULL,
+        account_id TEXT,
+        resource_id TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+        detail TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_events_by_tenant_time ON audit_events (tenant_id, time_ms DESC, seq DESC);
+    CREATE TABLE idempotency_keys (
+        tenant_id TEXT NOT NULL,
+        account_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('in_flight', 'done')),
+        status INTEGER,
+        response TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, account_id, key),
+        FOREIGN KEY (tenant_id, account_id) REFERENCES accounts (tenant_id, id) ON DELETE CASCADE
+    ) STRICT;",
 ];
 
 /// How long a writer waits for another process's write lock before giving up.
@@ -259,6 +291,51 @@ impl Store for SqliteStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+
+    async fn record_audit(&self, event: &AuditEvent) -> Result<()> {
+        records::record_audit(&self.pool, event).await
+    }
+
+    async fn audit(&self, tenant_id: &str, limit: u32) -> Result<Vec<AuditEvent>> {
+        records::audit(&self.pool, tenant_id, limit).await
+    }
+
+    async fn claim_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<IdempotencyClaim> {
+        let mut tx = self.begin_write().await?;
+        let scope = records::KeyScope { tenant_id, account_id, key };
+        let claim = records::claim_idempotency(&mut tx, &scope, fingerprint, now).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(claim)
+    }
+
+    async fn complete_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        status: u16,
+        response: &serde_json::Value,
+    ) -> Result<()> {
+        let scope = records::KeyScope { tenant_id, account_id, key };
+        records::complete_idempotency(&self.pool, &scope, status, response).await
+    }
+
+    async fn abandon_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+    ) -> Result<()> {
+        let scope = records::KeyScope { tenant_id, account_id, key };
+        records::abandon_idempotency(&self.pool, &scope).await
     }
 }
 

@@ -1,8 +1,12 @@
 //! The durable store of tenants and accounts, as a trait so that backends can be swapped.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 
+use crate::audit::AuditEvent;
 use crate::error::Result;
+use crate::idempotency::IdempotencyClaim;
 use crate::model::{Account, Tenant};
 
 /// Whether [`Store::put_account`] added an account or replaced one.
@@ -23,6 +27,9 @@ pub enum Put {
 /// writers from several processes cannot both succeed.
 ///
 /// Failures to reach the backend are [`crate::RegistryError::Unavailable`].
+///
+/// Audit events and idempotency records are not tenant configuration: writing them does not
+/// move [`Store::revision`], so that they do not make every process reload its host index.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds a tenant and its hostnames.
@@ -64,4 +71,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store answers, for readiness probes.
     async fn ping(&self) -> Result<()>;
+
+    /// Appends an event to the audit log of `event.tenant`, in one transaction.
+    ///
+    /// The log is append-only and outlives the accounts and tenants it names. Fails with
+    /// `Unavailable` when the event could not be made durable: never drops it silently.
+    async fn record_audit(&self, event: &AuditEvent) -> Result<()>;
+
+    /// The newest `limit` events of a tenant's audit log, newest first.
+    ///
+    /// `limit` is capped at [`crate::audit::MAX_AUDIT_LIMIT`]; an unknown tenant has an empty
+    /// log.
+    async fn audit(&self, tenant_id: &str, limit: u32) -> Result<Vec<AuditEvent>>;
+
+    /// Claims `key` for a request of one account whose body hashes to `fingerprint`, as of
+    /// `now`.
+    ///
+    /// A record older than [`crate::idempotency::IDEMPOTENCY_TTL`], or a claim in flight for
+    /// longer than [`crate::idempotency::IN_FLIGHT_LEASE`], counts as absent and is replaced.
+    /// Only one of several concurrent claims on a key is `New`, across processes too.
+    /// Callers validate the key first. Fails with `NotFound` (kind `account`) when the account
+    /// does not exist.
+    async fn claim_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: SystemTime,
+    ) -> Result<IdempotencyClaim>;
+
+    /// Stores the answer to a claimed request, which later claims with the same fingerprint
+    /// get as [`IdempotencyClaim::Done`].
+    ///
+    /// `response` is kept for a day in plain text: it must hold no secret (the gateway stores
+    /// the resource without its one-time secret). Fails with `NotFound` (kind
+    /// `idempotency key`) when no claim is in flight for the key.
+    async fn complete_idempotency(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        key: &str,
+        status: u16,
+        response: &serde_json::Value,
+    ) -> Result<()>;
+
+    /// Drops a claim still in flight, so that a retry may claim the key anew.
+    ///
+    /// Completed records stay; abandoning an absent claim does nothing.
+    async fn abandon_idempotency(&self, tenant_id: &str, account_id: &str, key: &str)
+    -> Result<()>;
 }

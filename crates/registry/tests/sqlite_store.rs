@@ -340,7 +340,7 @@ async fn a_database_from_a_newer_credless_is_refused() {
         Err(
             err @ RegistryError::UnsupportedSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
             },
         ) => {
             assert!(err.to_string().contains("upgrade Credless"), "{err}");

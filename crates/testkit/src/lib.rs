@@ -9,12 +9,25 @@
 //! modes. Both are real HTTP servers on `127.0.0.1` at a random port, built on `wiremock`, and
 //! record what they receive.
 //!
+//! [`aws_sts::FakeSts`] is AWS STS (`AssumeRoleWithWebIdentity`, `GetCallerIdentity`) checking
+//! tokens against registered issuers and role trust; [`moto::MotoServer`] runs the real moto.
+//! [`gce::FakeGce`] is a stateful Compute Engine and Cloud SQL Admin API.
+//!
+//! [`arm::FakeArm`] is a stateful Azure Resource Manager for VMs, their network and
+//! PostgreSQL flexible servers.
+//!
 //! Nothing here is secure: keys are generated at start and kept in memory, sessions are a map,
 //! every login is approved. Never use this crate in production.
 
+pub mod arm;
+pub mod aws_sts;
 mod cookies;
+pub mod entra;
+pub mod gce;
+pub mod gcp;
 mod jwt;
 mod keys;
+pub mod moto;
 mod oauth2_proxy;
 mod oidc;
 mod recording;
