@@ -98,7 +98,11 @@ pub(crate) enum TenantCommand {
 #[derive(Debug, Args)]
 pub(crate) struct TenantAdd {
     /// A tenant JSON document as the operator API takes it (`-` for standard input).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["id", "admin_email", "proxy_url", "issuer"])]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["id", "admin_email", "proxy_url", "issuer"]
+    )]
     pub(crate) file: Option<PathBuf>,
     /// The tenant id.
     #[arg(long, required_unless_present = "file")]

@@ -7,6 +7,8 @@
 //! session name comes from the caller's email, so CloudTrail shows who acted
 //! ([`role_session_name`]). [`sdk_credentials`] and [`ExchangedCredentials`] hand the result to
 //! any AWS SDK client, the second one exchanging again whenever the SDK needs fresh credentials.
+//! [`resources::AwsResources`] lists, creates, starts, stops and deletes EC2 instances and RDS
+//! databases with such credentials, through signed Query API requests.
 //!
 //! This crate does not cache or retry: [`credless_exchange::Exchanger`] owns both, so the SDK's
 //! own retries are switched off. It never signs a request with long-lived keys and stores
@@ -19,6 +21,7 @@ mod provider;
 mod sdk_credentials;
 mod session_name;
 
+pub mod resources;
 pub mod trust;
 
 pub use config::AwsConfig;

@@ -27,7 +27,10 @@ pub struct TrustGuidance {
 /// policy trusts every user of the issuer with the right audience, and a note says so.
 pub fn trust_guidance(oidc: &Oidc, account: &AwsAccount, subjects: &[&str]) -> TrustGuidance {
     let (partition, account_id, role_name) = role_parts(&account.role_arn);
-    let issuer_path = oidc.issuer.split_once("://").map_or(oidc.issuer.as_str(), |(_, rest)| rest);
+    let issuer_path = oidc
+        .issuer
+        .split_once("://")
+        .map_or(oidc.issuer.as_str(), |(_, rest)| rest);
     let issuer_path = issuer_path.trim_end_matches('/');
     let provider_arn = format!("arn:{partition}:iam::{account_id}:oidc-provider/{issuer_path}");
     let audiences = if oidc.audiences.is_empty() {
@@ -108,7 +111,10 @@ mod tests {
 
     #[test]
     fn policy_pins_audience_and_subjects_to_the_tenants_issuer() {
-        let oidc = Oidc { issuer: "https://id.acme.example/".into(), audiences: vec!["app".into()] };
+        let oidc = Oidc {
+            issuer: "https://id.acme.example/".into(),
+            audiences: vec!["app".into()],
+        };
         let guidance = trust_guidance(&oidc, &account(), &["user-1"]);
         assert_eq!(
             guidance.oidc_provider_arn,
@@ -117,13 +123,24 @@ mod tests {
         let condition = &guidance.trust_policy["Statement"][0]["Condition"]["StringEquals"];
         assert_eq!(condition["id.acme.example:aud"], json!(["app"]));
         assert_eq!(condition["id.acme.example:sub"], json!(["user-1"]));
-        assert!(guidance.trust_policy_command.contains("--role-name credless"));
-        assert!(guidance.oidc_provider_command.contains("--url https://id.acme.example "));
+        assert!(
+            guidance
+                .trust_policy_command
+                .contains("--role-name credless")
+        );
+        assert!(
+            guidance
+                .oidc_provider_command
+                .contains("--url https://id.acme.example ")
+        );
     }
 
     #[test]
     fn without_subjects_the_policy_says_it_trusts_everyone_of_the_issuer() {
-        let oidc = Oidc { issuer: "https://id.acme.example".into(), audiences: vec!["app".into()] };
+        let oidc = Oidc {
+            issuer: "https://id.acme.example".into(),
+            audiences: vec!["app".into()],
+        };
         let guidance = trust_guidance(&oidc, &account(), &[]);
         let condition = &guidance.trust_policy["Statement"][0]["Condition"]["StringEquals"];
         assert!(condition.get("id.acme.example:sub").is_none());

@@ -21,14 +21,18 @@
 //! outbound client, and it folds Entra's `error_codes` into an error message that we would
 //! have to parse. The request is five form fields, so this crate sends it itself.
 //!
-//! This crate does not cache or retry (the exchanger does), does not call Azure Resource
-//! Manager, and never verifies the access token Entra returns: it reads its claims only to
-//! name the app for people.
+//! [`resources::AzureResources`] manages VMs and PostgreSQL flexible servers through Azure
+//! Resource Manager with the caller's access token.
+//!
+//! This crate does not cache or retry (the exchanger does), calls Azure Resource Manager only
+//! for [`resources`], and never verifies the access token Entra returns: it reads its claims
+//! only to name the app for people.
 
 mod claims;
 #[cfg(feature = "azure-core")]
 mod credential;
 mod provider;
+pub mod resources;
 mod response;
 mod trust;
 

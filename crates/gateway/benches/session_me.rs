@@ -5,7 +5,11 @@
 //! round, concurrent clients, sessions for the memory figure; defaults 3, 16, 20000).
 //! Targets: throughput ratio ≥ 0.8, memory per cached session ≤ 2 KiB.
 
-#![allow(clippy::print_stdout, clippy::unwrap_used, reason = "a benchmark reports on stdout")]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    reason = "a benchmark reports on stdout"
+)]
 #![allow(missing_docs, reason = "a benchmark binary")]
 
 use std::alloc::System;
@@ -29,11 +33,17 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const HOST: &str = "acme.localhost";
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let seconds = args.first().copied().unwrap_or(3);
     let clients = args.get(1).copied().unwrap_or(16) as usize;
     let sessions = args.get(2).copied().unwrap_or(20_000) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(run(Duration::from_secs(seconds), clients, sessions));
 }
 
@@ -44,9 +54,16 @@ async fn run(round: Duration, clients: usize, sessions: usize) {
     let (server, tenant) = gateway(&dir, &idp, &proxy).await;
     let cookie = OAuth2Proxy::cookie_header(&proxy.sign_in(User::demo()));
 
-    let http = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(clients).build().unwrap();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
     let credless_url = format!("http://{}/api/v1/me", server.public_addr());
-    let reference = http.get(&credless_url).header("host", HOST).header("cookie", &cookie);
+    let reference = http
+        .get(&credless_url)
+        .header("host", HOST)
+        .header("cookie", &cookie);
     let reference = reference.send().await.unwrap();
     assert_eq!(reference.status(), 200, "the warm-up request must succeed");
     let body = reference.bytes().await.unwrap();
@@ -58,8 +75,15 @@ async fn run(round: Duration, clients: usize, sessions: usize) {
         credless.add(load(&http, &credless_url, &cookie, clients, round).await);
         plain.add(load(&http, &plain_url, &cookie, clients, round).await);
     }
-    assert_eq!(proxy.auth_calls(), 1, "the cache answered every measured request");
-    println!("{:<16}{:>12}{:>12}{:>12}", "server", "req/s", "p50 µs", "p99 µs");
+    assert_eq!(
+        proxy.auth_calls(),
+        1,
+        "the cache answered every measured request"
+    );
+    println!(
+        "{:<16}{:>12}{:>12}{:>12}",
+        "server", "req/s", "p50 µs", "p99 µs"
+    );
     for (name, result) in [("credless", &mut credless), ("plain hyper", &mut plain)] {
         println!(
             "{name:<16}{:>12.0}{:>12}{:>12}",
@@ -68,14 +92,23 @@ async fn run(round: Duration, clients: usize, sessions: usize) {
             result.percentile(0.99)
         );
     }
-    println!("throughput ratio credless/plain: {:.2} (target ≥ 0.80)", credless.rate() / plain.rate());
+    println!(
+        "throughput ratio credless/plain: {:.2} (target ≥ 0.80)",
+        credless.rate() / plain.rate()
+    );
 
     let per_session = memory_per_session(&server, &tenant, &proxy, sessions).await;
-    println!("memory per cached session: {per_session} bytes over {sessions} sessions (target ≤ 2048)");
+    println!(
+        "memory per cached session: {per_session} bytes over {sessions} sessions (target ≤ 2048)"
+    );
     server.shutdown().await;
 }
 
-async fn gateway(dir: &tempfile::TempDir, idp: &OidcProvider, proxy: &OAuth2Proxy) -> (Server, Tenant) {
+async fn gateway(
+    dir: &tempfile::TempDir,
+    idp: &OidcProvider,
+    proxy: &OAuth2Proxy,
+) -> (Server, Tenant) {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".parse().unwrap();
     config.server.admin_listen = "127.0.0.1:0".parse().unwrap();
@@ -90,7 +123,10 @@ async fn gateway(dir: &tempfile::TempDir, idp: &OidcProvider, proxy: &OAuth2Prox
         hostnames: vec![],
         proxy_url: proxy.url(),
         cookie_name: "_oauth2_proxy".into(),
-        oidc: Oidc { issuer: idp.issuer(), audiences: vec!["credless-client".into()] },
+        oidc: Oidc {
+            issuer: idp.issuer(),
+            audiences: vec!["credless-client".into()],
+        },
         admin_groups: vec![],
     };
     let tenant = registry.create_tenant(tenant).await.unwrap();
@@ -149,7 +185,13 @@ impl Load {
 }
 
 /// `clients` loops sending requests back to back for `round`.
-async fn load(http: &reqwest::Client, url: &str, cookie: &str, clients: usize, round: Duration) -> Load {
+async fn load(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    clients: usize,
+    round: Duration,
+) -> Load {
     let started = Instant::now();
     let deadline = started + round;
     let tasks: Vec<_> = (0..clients)
@@ -159,7 +201,10 @@ async fn load(http: &reqwest::Client, url: &str, cookie: &str, clients: usize, r
                 let mut latencies = Vec::new();
                 while Instant::now() < deadline {
                     let sent = Instant::now();
-                    let response = http.get(&url).header("host", HOST).header("cookie", &cookie);
+                    let response = http
+                        .get(&url)
+                        .header("host", HOST)
+                        .header("cookie", &cookie);
                     let response = response.send().await.unwrap();
                     assert_eq!(response.status(), 200);
                     response.bytes().await.unwrap();
@@ -177,30 +222,37 @@ async fn load(http: &reqwest::Client, url: &str, cookie: &str, clients: usize, r
     result
 }
 
-/// Heap bytes the validator's cache holds per session: live bytes after validating `count`
-/// distinct sessions, less live bytes before, divided by `count`.
-async fn memory_per_session(server: &Server, tenant: &Tenant, proxy: &OAuth2Proxy, count: usize) -> usize {
+/// Heap bytes the validator's cache holds per session: `count` distinct sessions are
+/// validated and cached, then dropped from the cache; the bytes freed by dropping them,
+/// divided by `count`, are what each cached session cost (the fake proxy's own memory is
+/// outside that measurement).
+async fn memory_per_session(
+    server: &Server,
+    tenant: &Tenant,
+    proxy: &OAuth2Proxy,
+    count: usize,
+) -> usize {
     let validator = server.gateway().sessions();
     let cookies: Vec<http::HeaderMap> = (0..count)
         .map(|i| {
-            let user = User::new(format!("user-{i}"), format!("user-{i}@acme.example"));
+            let user = User::new(format!("user-{i}"), format!("user-{i}@acme.example"))
+                .with_groups(["engineers", "platform"]);
             let mut headers = http::HeaderMap::new();
             let value = OAuth2Proxy::cookie_header(&proxy.sign_in(user));
             headers.insert(http::header::COOKIE, value.parse().unwrap());
             headers
         })
         .collect();
-    proxy.clear_requests();
-    let before = validator.cached_sessions().await;
-
-    let region = Region::new(GLOBAL);
     for headers in &cookies {
         validator.validate(tenant, headers).await.unwrap();
     }
-    proxy.clear_requests();
-    let cached = validator.cached_sessions().await - before;
+    let cached = validator.cached_sessions().await;
+    assert!(cached as usize >= count, "every session was cached");
+
+    let region = Region::new(GLOBAL);
+    validator.invalidate_tenant(&tenant.id);
+    assert_eq!(validator.cached_sessions().await, 0);
     let change = region.change();
-    assert_eq!(cached as usize, count, "every session was cached");
-    let live = change.bytes_allocated as isize - change.bytes_deallocated as isize;
-    live.max(0) as usize / count
+    let freed = change.bytes_deallocated as isize - change.bytes_allocated as isize;
+    freed.max(0) as usize / cached as usize
 }

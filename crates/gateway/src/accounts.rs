@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{Method, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use credless_exchange::ExchangeRequest;
@@ -14,6 +14,7 @@ use credless_session::Identity;
 
 use crate::api::is_tenant_admin;
 use crate::app::{Shared, empty, json};
+use crate::audit::Audit;
 use crate::problem::{Body, Problem};
 
 /// `GET /api/v1/accounts`: the accounts the caller may use (all of them for tenant admins).
@@ -33,51 +34,77 @@ pub(crate) async fn list(
     Ok(json(StatusCode::OK, &json!({ "accounts": accounts })))
 }
 
-/// `…/accounts/{id}` and its `trust` and `verify` actions.
+/// `…/accounts/{id}`, its `trust` and `verify` actions and its `resources`.
 pub(crate) async fn one(
-    shared: &Shared,
-    tenant: &Tenant,
-    identity: &Identity,
+    audit: &Audit<'_>,
     method: &Method,
     id: &str,
-    action: Option<&str>,
+    rest: &[&str],
+    query: Option<&str>,
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response<Body>, Problem> {
+    let (shared, tenant, identity) = (audit.shared, audit.tenant, audit.identity);
     let admin = is_tenant_admin(tenant, identity);
-    match (action, method) {
-        (None, &Method::PUT) => {
-            require_admin(admin)?;
-            let account: Account = crate::admin::parse_json(&body)?;
-            let (put, stored) = shared.registry.put_account(&tenant.id, id, account).await?;
+    match (rest, method) {
+        ([], &Method::PUT) => {
+            let result = async {
+                require_admin(admin)?;
+                let account: Account = crate::admin::parse_json(&body)?;
+                Ok(shared.registry.put_account(&tenant.id, id, account).await?)
+            }
+            .await;
+            audit.record("account.put", Some(id), None, &result).await;
+            let (put, stored) = result?;
             shared.exchanges.invalidate_account(&tenant.id, id);
-            tracing::info!(account.id = %id, subject = %identity.subject, "account saved");
-            let status = if put == Put::Created { StatusCode::CREATED } else { StatusCode::OK };
+            let status = if put == Put::Created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
             Ok(json(status, &stored))
         }
-        (None, &Method::DELETE) => {
-            require_admin(admin)?;
-            shared.registry.delete_account(&tenant.id, id).await?;
+        ([], &Method::DELETE) => {
+            let result = async {
+                require_admin(admin)?;
+                Ok(shared.registry.delete_account(&tenant.id, id).await?)
+            }
+            .await;
+            audit
+                .record("account.delete", Some(id), None, &result)
+                .await;
+            result?;
             shared.exchanges.invalidate_account(&tenant.id, id);
-            tracing::info!(account.id = %id, subject = %identity.subject, "account removed");
             Ok(empty(StatusCode::NO_CONTENT))
         }
-        (None, &Method::GET) => {
+        ([], &Method::GET) => {
             let account = usable(shared, tenant, identity, id).await?;
             Ok(json(StatusCode::OK, &account))
         }
-        (None, _) => Err(Problem::method_not_allowed("GET, PUT, DELETE")),
-        (Some("trust"), &Method::GET) => {
+        ([], _) => Err(Problem::method_not_allowed("GET, PUT, DELETE")),
+        (["trust"], &Method::GET) => {
             require_admin(admin)?;
             let account = existing(shared, tenant, id).await?;
             Ok(json(StatusCode::OK, &trust(tenant, identity, &account)))
         }
-        (Some("trust"), _) => Err(Problem::method_not_allowed("GET")),
-        (Some("verify"), &Method::POST) => {
-            let account = usable(shared, tenant, identity, id).await?;
-            verify(shared, tenant, identity, &account).await
+        (["trust"], _) => Err(Problem::method_not_allowed("GET")),
+        (["verify"], &Method::POST) => {
+            let result = async {
+                let account = usable(shared, tenant, identity, id).await?;
+                verify(shared, tenant, identity, &account).await
+            }
+            .await;
+            audit
+                .record("account.verify", Some(id), None, &result)
+                .await;
+            result
         }
-        (Some("verify"), _) => Err(Problem::method_not_allowed("POST")),
-        (Some(other), _) => Err(Problem::not_found(format!("no action `{other}` on accounts"))),
+        (["verify"], _) => Err(Problem::method_not_allowed("POST")),
+        (["resources", rest @ ..], _) => {
+            let account = usable(shared, tenant, identity, id).await?;
+            crate::resources::route(audit, &account, method, rest, query, headers, body).await
+        }
+        _ => Err(Problem::not_found("no such account path")),
     }
 }
 
@@ -88,16 +115,24 @@ async fn verify(
     identity: &Identity,
     account: &Account,
 ) -> Result<Response<Body>, Problem> {
-    let request = ExchangeRequest { tenant, identity, account };
-    let credentials = shared.exchanges.credentials(request).await.map_err(|error| {
-        tracing::info!(
-            account.id = %account.id(),
-            provider = %account.provider(),
-            cloud_code = error.cloud_code().unwrap_or(""),
-            "exchange refused"
-        );
-        Problem::from(&error)
-    })?;
+    let request = ExchangeRequest {
+        tenant,
+        identity,
+        account,
+    };
+    let credentials = shared
+        .exchanges
+        .credentials(request)
+        .await
+        .map_err(|error| {
+            tracing::info!(
+                account.id = %account.id(),
+                provider = %account.provider(),
+                cloud_code = error.cloud_code().unwrap_or(""),
+                "exchange refused"
+            );
+            Problem::from(&error)
+        })?;
     Ok(json(
         StatusCode::OK,
         &json!({
@@ -150,7 +185,9 @@ async fn usable(
         return Ok(account);
     }
     tracing::info!(account.id = %id, subject = %identity.subject, "account use refused");
-    Err(Problem::forbidden("you are not in a group allowed to use this account"))
+    Err(Problem::forbidden(
+        "you are not in a group allowed to use this account",
+    ))
 }
 
 fn require_admin(admin: bool) -> Result<(), Problem> {

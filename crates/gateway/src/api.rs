@@ -17,9 +17,10 @@ use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, Ten
 
 use crate::accounts;
 use crate::app::{BoxError, Shared, json};
-use crate::request::read_body;
+use crate::audit::Audit;
 use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
+use crate::request::read_body;
 
 /// The request id, carried in request extensions to the responder.
 #[derive(Clone)]
@@ -120,11 +121,16 @@ where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let request_id = request.extensions().get::<RequestId>().map_or(String::new(), |id| id.0.clone());
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map_or(String::new(), |id| id.0.clone());
     let identity = request.extensions().get::<Arc<Identity>>().cloned();
     let tenant = request.extensions().get::<Arc<Tenant>>().cloned();
     let answer = match (identity, tenant) {
-        (Some(identity), Some(tenant)) => dispatch(shared, request, &tenant, &identity).await,
+        (Some(identity), Some(tenant)) => {
+            dispatch(shared, request, &tenant, &identity, &request_id).await
+        }
         _ => Err(Problem::internal()),
     };
     answer.unwrap_or_else(|problem| problem.into_response(&request_id))
@@ -135,12 +141,16 @@ async fn dispatch<B>(
     request: Request<B>,
     tenant: &Tenant,
     identity: &Identity,
+    request_id: &str,
 ) -> Result<Response<Body>, Problem>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let target = request.extensions().get::<Target>().map_or("/".to_owned(), |t| t.0.clone());
+    let target = request
+        .extensions()
+        .get::<Target>()
+        .map_or("/".to_owned(), |t| t.0.clone());
     let path = target.split('?').next().unwrap_or("/");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
@@ -157,12 +167,34 @@ where
             }
             accounts::list(shared, tenant, identity).await
         }
-        ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() && rest.len() <= 1 => {
+        ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() => {
             let limits = &shared.config.limits;
-            let body = read_body(request.into_body(), limits.max_body_bytes, limits.body_read_timeout);
-            let body = body.await?;
-            let action = rest.first().copied();
-            accounts::one(shared, tenant, identity, &method, id, action, body).await
+            let (parts, body) = request.into_parts();
+            let body = read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
+            let query = target.split_once('?').map(|(_, q)| q);
+            let audit = Audit {
+                shared,
+                tenant,
+                identity,
+                request_id,
+            };
+            accounts::one(&audit, &method, id, rest, query, &parts.headers, body).await
+        }
+        ["api", "v1", "audit"] => {
+            if method != Method::GET {
+                return Err(Problem::method_not_allowed("GET"));
+            }
+            if !is_tenant_admin(tenant, identity) {
+                return Err(Problem::forbidden(
+                    "only tenant admins may read the audit log",
+                ));
+            }
+            let limit = audit_limit(target.split_once('?').map(|(_, q)| q))?;
+            let events = shared.registry.audit(&tenant.id, limit).await?;
+            Ok(json(
+                StatusCode::OK,
+                &serde_json::json!({ "events": events }),
+            ))
         }
         // Not yet: resources and audit, with the resources work; the portal itself, with the
         // console work.
@@ -205,4 +237,21 @@ pub(crate) fn is_tenant_admin(tenant: &Tenant, identity: &Identity) -> bool {
             .groups
             .iter()
             .any(|group| tenant.admin_groups.contains(group))
+}
+
+/// `?limit=N`: 1 to 1000, 100 by default.
+fn audit_limit(query: Option<&str>) -> Result<u32, Problem> {
+    let Some(query) = query else { return Ok(100) };
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name == "limit" {
+            return match value.parse::<u32>() {
+                Ok(limit @ 1..=1000) => Ok(limit),
+                _ => Err(Problem::invalid_field(
+                    "limit",
+                    "use a number from 1 to 1000",
+                )),
+            };
+        }
+    }
+    Ok(100)
 }

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use credless_exchange::Exchanger;
 use credless_registry::Registry;
+use credless_resources::ResourceProvider;
 use credless_session::outbound::{self, OutboundOptions};
 use credless_session::{SessionConfig, SessionValidator};
 
@@ -62,6 +63,7 @@ pub(crate) struct Shared {
     pub(crate) sessions: SessionValidator,
     pub(crate) session_layer: GatewaySessionLayer,
     pub(crate) exchanges: Exchanger,
+    pub(crate) resources: Vec<Arc<dyn ResourceProvider>>,
     /// For the `/oauth2/*` pass-through: no redirects, timeouts, guarded addresses.
     pub(crate) upstream: reqwest::Client,
     pub(crate) metrics: Metrics,
@@ -101,10 +103,12 @@ impl Gateway {
         })
         .map_err(|error| Error::Client(error.to_string()))?;
         let exchanges = crate::clouds::exchanger(&config)?;
+        let resources = crate::clouds::resources(&config)?;
         let metrics = Metrics::new();
         metrics.set_tenants(registry.hosts().len());
         let shared = Shared {
             exchanges,
+            resources,
             config,
             registry,
             session_layer: api::session_layer(sessions.clone()),

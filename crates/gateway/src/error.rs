@@ -16,7 +16,10 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
     /// The operator token is shorter than [`crate::token::MIN_TOKEN_LEN`].
-    #[error("{key}: the admin token must be at least {min} characters", min = crate::token::MIN_TOKEN_LEN)]
+    #[error(
+        "{key}: the admin token must be at least {min} characters",
+        min = crate::token::MIN_TOKEN_LEN
+    )]
     WeakToken {
         /// The configuration key it came from.
         key: &'static str,

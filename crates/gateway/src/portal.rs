@@ -86,6 +86,15 @@ fn route_label(path: &str) -> &'static str {
         ["api", "v1", "accounts", _] => "/api/v1/accounts/{id}",
         ["api", "v1", "accounts", _, "verify"] => "/api/v1/accounts/{id}/verify",
         ["api", "v1", "accounts", _, "trust"] => "/api/v1/accounts/{id}/trust",
+        ["api", "v1", "accounts", _, "resources"] => "/api/v1/accounts/{id}/resources",
+        ["api", "v1", "accounts", _, "resources", _] => "/api/v1/accounts/{id}/resources/{rid}",
+        ["api", "v1", "accounts", _, "resources", _, "start"] => {
+            "/api/v1/accounts/{id}/resources/{rid}/start"
+        }
+        ["api", "v1", "accounts", _, "resources", _, "stop"] => {
+            "/api/v1/accounts/{id}/resources/{rid}/stop"
+        }
+        ["api", "v1", "audit"] => "/api/v1/audit",
         ["api", ..] => "/api/*",
         _ => "/*",
     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use credless_exchange::ExchangeError;
 use credless_registry::RegistryError;
+use credless_resources::ResourceError;
 use credless_session::SessionError;
 
 /// The response body type of every Credless answer.
@@ -59,6 +60,19 @@ impl Problem {
     /// The contract's error code.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// One line for the audit trail: code, status and the cloud's code when there is one;
+    /// never anything a client sent.
+    pub fn summary(&self) -> String {
+        match self.members.get("cloud_code").and_then(Value::as_str) {
+            Some(cloud) => format!(
+                "{} ({}), cloud code {cloud}",
+                self.code,
+                self.status.as_u16()
+            ),
+            None => format!("{} ({})", self.code, self.status.as_u16()),
+        }
     }
 
     /// `404 unknown_host`: no tenant answers to this `Host`.
@@ -233,9 +247,9 @@ impl From<&ExchangeError> for Problem {
             None => problem,
         };
         match error {
-            ExchangeError::TrustRefused { .. } | ExchangeError::TokenRejected { .. } => {
-                with_cloud(Problem::new(StatusCode::FORBIDDEN, "exchange_denied", error.to_string()))
-            }
+            ExchangeError::TrustRefused { .. } | ExchangeError::TokenRejected { .. } => with_cloud(
+                Problem::new(StatusCode::FORBIDDEN, "exchange_denied", error.to_string()),
+            ),
             ExchangeError::Throttled { retry_after, .. } => {
                 let seconds = retry_after.map_or(5, |d| d.as_secs().max(1));
                 let problem = Problem::new(
@@ -256,7 +270,46 @@ impl From<&ExchangeError> for Problem {
                 );
                 with_cloud(problem)
             }
-            _ => with_cloud(Problem::new(StatusCode::BAD_GATEWAY, "exchange_failed", error.to_string())),
+            _ => with_cloud(Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "exchange_failed",
+                error.to_string(),
+            )),
+        }
+    }
+}
+
+impl From<&ResourceError> for Problem {
+    fn from(error: &ResourceError) -> Self {
+        let detail = error.to_string();
+        let problem = match error {
+            ResourceError::NotFound { .. } => Problem::not_found(detail),
+            ResourceError::Conflict { .. } => {
+                Problem::new(StatusCode::CONFLICT, "conflict", detail)
+            }
+            ResourceError::Quota { .. } => {
+                Problem::new(StatusCode::CONFLICT, "cloud_error", detail)
+            }
+            ResourceError::Denied { .. } => {
+                Problem::new(StatusCode::FORBIDDEN, "cloud_error", detail)
+            }
+            ResourceError::Invalid { field, reason, .. } => {
+                Problem::invalid_field(field.clone(), reason)
+            }
+            ResourceError::Throttled { retry_after, .. } => {
+                let seconds = retry_after.map_or(5, |d| d.as_secs().max(1));
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "cloud_error", detail)
+                    .with("retry_after", seconds)
+                    .with_header(http::header::RETRY_AFTER, HeaderValue::from(seconds))
+            }
+            _ => {
+                tracing::warn!(error = %DisplayChain(error), "cloud unavailable");
+                Problem::new(StatusCode::BAD_GATEWAY, "cloud_error", detail)
+            }
+        };
+        match error.cloud_code() {
+            Some(code) => problem.with("cloud_code", code),
+            None => problem,
         }
     }
 }

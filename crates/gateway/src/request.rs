@@ -14,9 +14,24 @@ use ipnet::IpNet;
 
 use crate::problem::Problem;
 
-/// A fresh request id: 32 hex digits.
+/// A fresh request id: 32 hex digits, a random per-process prefix and a counter, so ids are
+/// unique without a system call per request.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        // Without randomness, ids are still unique within the process.
+        let _ = aws_lc_rs::rand::fill(&mut bytes);
+        u64::from_le_bytes(bytes)
+    });
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Refuses a header block (request line included) larger than `limit` bytes.

@@ -61,11 +61,12 @@ async fn ambiguous_hosts_and_paths_get_400() {
     assert_eq!(status_of(&no_host), 400, "{no_host}");
     assert!(no_host.contains("application/problem+json"));
 
-    let two = b"GET / HTTP/1.1\r\nHost: cloud.acme.example\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
+    let two = b"GET / HTTP/1.1\r\nHost: cloud.acme.example\r\nHost: evil.example\r\n\
+        Connection: close\r\n\r\n";
     assert_eq!(status_of(&raw(addr, two).await), 400);
 
-    let absolute =
-        b"GET http://evil.example/ HTTP/1.1\r\nHost: cloud.acme.example\r\nConnection: close\r\n\r\n";
+    let absolute = b"GET http://evil.example/ HTTP/1.1\r\nHost: cloud.acme.example\r\n\
+        Connection: close\r\n\r\n";
     assert_eq!(status_of(&raw(addr, absolute).await), 400);
 
     let slash =

@@ -10,12 +10,16 @@
 //! account. With the default feature `gcp-auth`, [`FederatedTokenProvider`] offers the same
 //! exchange as a `gcp_auth::TokenProvider` for Google client crates.
 //!
-//! This crate does not cache or retry (that is `credless_exchange::Exchanger`'s job), does
-//! not verify the ID token (the session layer did), and manages no cloud resources.
+//! [`resources::GcpResources`] lists, creates, starts, stops and deletes Compute Engine VMs and
+//! Cloud SQL databases with such a token, through `credless_resources::ResourceProvider`.
+//!
+//! This crate does not cache or retry (that is `credless_exchange::Exchanger`'s job) and does
+//! not verify the ID token (the session layer did).
 
 mod config;
 mod errors;
 mod provider;
+pub mod resources;
 #[cfg(feature = "gcp-auth")]
 mod token_provider;
 mod trust;

@@ -89,7 +89,10 @@ impl fmt::Display for Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// When the action ended; RFC 3339 in UTC with milliseconds.
-    #[serde(serialize_with = "serialize_time", deserialize_with = "deserialize_time")]
+    #[serde(
+        serialize_with = "serialize_time",
+        deserialize_with = "deserialize_time"
+    )]
     pub time: SystemTime,
     /// The request that caused it, as in the `X-Request-Id` response header.
     pub request_id: String,
@@ -282,10 +285,16 @@ mod tests {
     use super::*;
 
     fn event() -> AuditEvent {
-        AuditEvent::new("acme", "req-1", "alice", action::RESOURCE_CREATE, Outcome::Denied)
-            .with_email(Some("alice@acme.example"))
-            .with_account("prod")
-            .with_time(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
+        AuditEvent::new(
+            "acme",
+            "req-1",
+            "alice",
+            action::RESOURCE_CREATE,
+            Outcome::Denied,
+        )
+        .with_email(Some("alice@acme.example"))
+        .with_account("prod")
+        .with_time(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123))
     }
 
     #[test]
@@ -331,7 +340,10 @@ mod tests {
         assert_eq!(AuditEvent::redacted_detail(uuid), uuid, "ids stay readable");
         assert_eq!(AuditEvent::redacted_detail("a\nb"), "a b");
         let long = "é ".repeat(2 * MAX_DETAIL_CHARS);
-        assert_eq!(AuditEvent::redacted_detail(&long).chars().count(), MAX_DETAIL_CHARS);
+        assert_eq!(
+            AuditEvent::redacted_detail(&long).chars().count(),
+            MAX_DETAIL_CHARS
+        );
     }
 
     #[test]

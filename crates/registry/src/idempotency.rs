@@ -81,7 +81,11 @@ mod tests {
             "tab\there".to_owned(),
             "naïve".to_owned(),
         ] {
-            assert_eq!(field_of(&bad).as_deref(), Some("Idempotency-Key"), "{bad:?}");
+            assert_eq!(
+                field_of(&bad).as_deref(),
+                Some("Idempotency-Key"),
+                "{bad:?}"
+            );
         }
     }
 }

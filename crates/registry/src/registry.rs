@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use crate::audit::{AuditEvent, MAX_AUDIT_LIMIT};
 use crate::error::{RegistryError, Result};
-use crate::idempotency::{IdempotencyClaim, validate_idempotency_key};
 use crate::hosts::HostIndex;
+use crate::idempotency::{IdempotencyClaim, validate_idempotency_key};
 use crate::model::{Account, Tenant};
 use crate::store::{Put, Store};
 use crate::validate::Policy;

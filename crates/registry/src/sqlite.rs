@@ -310,7 +310,11 @@ impl Store for SqliteStore {
         now: SystemTime,
     ) -> Result<IdempotencyClaim> {
         let mut tx = self.begin_write().await?;
-        let scope = records::KeyScope { tenant_id, account_id, key };
+        let scope = records::KeyScope {
+            tenant_id,
+            account_id,
+            key,
+        };
         let claim = records::claim_idempotency(&mut tx, &scope, fingerprint, now).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(claim)
@@ -324,7 +328,11 @@ impl Store for SqliteStore {
         status: u16,
         response: &serde_json::Value,
     ) -> Result<()> {
-        let scope = records::KeyScope { tenant_id, account_id, key };
+        let scope = records::KeyScope {
+            tenant_id,
+            account_id,
+            key,
+        };
         records::complete_idempotency(&self.pool, &scope, status, response).await
     }
 
@@ -334,7 +342,11 @@ impl Store for SqliteStore {
         account_id: &str,
         key: &str,
     ) -> Result<()> {
-        let scope = records::KeyScope { tenant_id, account_id, key };
+        let scope = records::KeyScope {
+            tenant_id,
+            account_id,
+            key,
+        };
         records::abandon_idempotency(&self.pool, &scope).await
     }
 }

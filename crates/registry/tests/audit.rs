@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use credless_registry::audit::action;
 use credless_registry::{
-    Account, AuditEvent, Oidc, Outcome, Policy, Registry, RegistryError, SqliteStore, Store,
-    Tenant,
+    Account, AuditEvent, Oidc, Outcome, Policy, Registry, RegistryError, SqliteStore, Store, Tenant,
 };
 
 fn tenant(id: &str) -> Tenant {
@@ -37,12 +36,18 @@ fn at(seconds: u64) -> SystemTime {
 }
 
 fn event(tenant: &str, request: &str, seconds: u64) -> AuditEvent {
-    AuditEvent::new(tenant, request, "alice", action::RESOURCE_START, Outcome::Success)
-        .with_email(Some("alice@acme.example"))
-        .with_account("prod")
-        .with_resource("vm-1")
-        .with_detail("started")
-        .with_time(at(seconds))
+    AuditEvent::new(
+        tenant,
+        request,
+        "alice",
+        action::RESOURCE_START,
+        Outcome::Success,
+    )
+    .with_email(Some("alice@acme.example"))
+    .with_account("prod")
+    .with_resource("vm-1")
+    .with_detail("started")
+    .with_time(at(seconds))
 }
 
 fn requests(events: &[AuditEvent]) -> Vec<&str> {
@@ -61,11 +66,20 @@ async fn registry(store: SqliteStore) -> Registry {
 async fn events_come_back_whole_newest_first_up_to_the_limit() {
     let store = SqliteStore::open("sqlite::memory:").await.unwrap();
     for (request, seconds) in [("r2", 2), ("r4", 4), ("r1", 1), ("r3", 3)] {
-        store.record_audit(&event("acme", request, seconds)).await.unwrap();
+        store
+            .record_audit(&event("acme", request, seconds))
+            .await
+            .unwrap();
     }
     // Same millisecond: the later write is the newer event.
-    store.record_audit(&event("acme", "r4-bis", 4)).await.unwrap();
-    store.record_audit(&event("other", "theirs", 9)).await.unwrap();
+    store
+        .record_audit(&event("acme", "r4-bis", 4))
+        .await
+        .unwrap();
+    store
+        .record_audit(&event("other", "theirs", 9))
+        .await
+        .unwrap();
 
     let newest = store.audit("acme", 3).await.unwrap();
     assert_eq!(requests(&newest), ["r4-bis", "r4", "r3"]);
@@ -80,7 +94,10 @@ async fn events_come_back_whole_newest_first_up_to_the_limit() {
 async fn the_limit_is_capped_at_a_thousand() {
     let store = SqliteStore::open("sqlite::memory:").await.unwrap();
     for n in 0..1001 {
-        store.record_audit(&event("acme", &format!("r{n}"), n)).await.unwrap();
+        store
+            .record_audit(&event("acme", &format!("r{n}"), n))
+            .await
+            .unwrap();
     }
     let events = registry(store).await.audit("acme", u32::MAX).await.unwrap();
     assert_eq!(events.len(), 1000);
@@ -91,11 +108,20 @@ async fn the_limit_is_capped_at_a_thousand() {
 async fn the_log_outlives_the_account_and_the_tenant() {
     let registry = registry(SqliteStore::open("sqlite::memory:").await.unwrap()).await;
     registry.create_tenant(tenant("acme")).await.unwrap();
-    registry.put_account("acme", "prod", account("prod")).await.unwrap();
+    registry
+        .put_account("acme", "prod", account("prod"))
+        .await
+        .unwrap();
     let revision = registry.store().revision().await.unwrap();
 
-    let deleted = AuditEvent::new("acme", "r1", "alice", action::ACCOUNT_DELETE, Outcome::Success)
-        .with_account("prod");
+    let deleted = AuditEvent::new(
+        "acme",
+        "r1",
+        "alice",
+        action::ACCOUNT_DELETE,
+        Outcome::Success,
+    )
+    .with_account("prod");
     registry.record_audit(&deleted).await.unwrap();
     assert_eq!(
         registry.store().revision().await.unwrap(),
@@ -145,6 +171,58 @@ async fn concurrent_writers_on_one_file_all_land() {
 async fn a_failed_write_is_reported() {
     let store = SqliteStore::open("sqlite::memory:").await.unwrap();
     store.close().await;
-    let err = store.record_audit(&event("acme", "r1", 1)).await.unwrap_err();
+    let err = store
+        .record_audit(&event("acme", "r1", 1))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RegistryError::Unavailable { .. }), "{err:?}");
+}
+
+/// Collects what a subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_log_line_has_structured_fields_and_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
+    let denied = AuditEvent::new(
+        "acme",
+        "r1",
+        "alice",
+        action::RESOURCE_CREATE,
+        Outcome::Denied,
+    )
+    .with_account("prod")
+    .with_detail(&format!("token {jwt} not in allowed_groups"));
+    tracing::subscriber::with_default(subscriber, || denied.log());
+
+    let line = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(record["level"], "INFO");
+    assert_eq!(record["target"], "credless::audit");
+    let fields = &record["fields"];
+    assert_eq!(fields["tenant.id"], "acme");
+    assert_eq!(fields["request.id"], "r1");
+    assert_eq!(fields["account.id"], "prod");
+    assert_eq!(fields["action"], "resource.create");
+    assert_eq!(fields["outcome"], "denied");
+    assert!(fields.get("resource.id").is_none(), "{line}");
+    assert!(!line.contains(jwt), "{line}");
 }

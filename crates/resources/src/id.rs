@@ -34,7 +34,9 @@ impl ResourceId {
     /// Fails with [`ResourceError::NotFound`] when it is not an id Credless made, so a
     /// tampered or foreign id is simply not found.
     pub fn decode(id: &str) -> Result<Self, ResourceError> {
-        let not_found = || ResourceError::NotFound { what: "resource".to_owned() };
+        let not_found = || ResourceError::NotFound {
+            what: "resource".to_owned(),
+        };
         if id.len() > 1024 {
             return Err(not_found());
         }

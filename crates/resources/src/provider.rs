@@ -47,7 +47,11 @@ pub trait ResourceProvider: Send + Sync + 'static {
     ) -> Result<Vec<Resource>, ResourceError>;
 
     /// One resource.
-    async fn get(&self, cx: ResourceContext<'_>, id: &ResourceId) -> Result<Resource, ResourceError>;
+    async fn get(
+        &self,
+        cx: ResourceContext<'_>,
+        id: &ResourceId,
+    ) -> Result<Resource, ResourceError>;
 
     /// Creates a resource; it comes back as the cloud first reports it (usually `pending`).
     async fn create(
@@ -57,11 +61,23 @@ pub trait ResourceProvider: Send + Sync + 'static {
     ) -> Result<Created, ResourceError>;
 
     /// Starts a stopped resource.
-    async fn start(&self, cx: ResourceContext<'_>, id: &ResourceId) -> Result<Resource, ResourceError>;
+    async fn start(
+        &self,
+        cx: ResourceContext<'_>,
+        id: &ResourceId,
+    ) -> Result<Resource, ResourceError>;
 
     /// Stops a running resource.
-    async fn stop(&self, cx: ResourceContext<'_>, id: &ResourceId) -> Result<Resource, ResourceError>;
+    async fn stop(
+        &self,
+        cx: ResourceContext<'_>,
+        id: &ResourceId,
+    ) -> Result<Resource, ResourceError>;
 
     /// Deletes a resource; it comes back `deleting` (or `deleted`).
-    async fn delete(&self, cx: ResourceContext<'_>, id: &ResourceId) -> Result<Resource, ResourceError>;
+    async fn delete(
+        &self,
+        cx: ResourceContext<'_>,
+        id: &ResourceId,
+    ) -> Result<Resource, ResourceError>;
 }

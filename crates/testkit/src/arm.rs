@@ -21,6 +21,7 @@
 
 mod handler;
 mod kinds;
+mod routes;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -202,7 +203,11 @@ impl FakeArm {
     /// The requests of `op`, in order.
     pub fn requests_of(&self, op: ArmOp) -> Vec<ArmRequest> {
         let requests = lock(&self.state.requests);
-        requests.iter().filter(|r| r.op == Some(op)).cloned().collect()
+        requests
+            .iter()
+            .filter(|r| r.op == Some(op))
+            .cloned()
+            .collect()
     }
 
     /// Adds a running virtual machine that Credless did not create (its tags are `tags`),
@@ -258,7 +263,9 @@ impl FakeArm {
     /// The stored resource with this ARM id, as a `GET` would show it (without advancing it).
     pub fn resource(&self, id: &str) -> Option<Value> {
         let resources = lock(&self.state.resources);
-        resources.get(&id.to_ascii_lowercase()).map(|r| r.render(true))
+        resources
+            .get(&id.to_ascii_lowercase())
+            .map(|r| r.render(true))
     }
 }
 

@@ -7,6 +7,7 @@
 //! change answers with an Operation object, as Google's do, and the instance then moves through
 //! its states as reads observe it.
 
+mod checks;
 mod compute;
 mod sql;
 
@@ -22,6 +23,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::recording::{RecordedRequest, lock};
 
+use checks::{check_labels, has_label, valid_name};
 use compute::Vm;
 use sql::SqlInstance;
 
@@ -148,7 +150,9 @@ impl FakeGce {
     /// How many reads (`get` or a list showing it) an instance stays in each intermediate
     /// state; at least one.
     pub fn set_gets_per_step(&self, reads: usize) {
-        self.state.gets_per_step.store(reads.max(1), Ordering::SeqCst);
+        self.state
+            .gets_per_step
+            .store(reads.max(1), Ordering::SeqCst);
     }
 
     /// Adds a `RUNNING` VM directly, as if made outside Credless, with `labels`.
@@ -207,10 +211,16 @@ impl fmt::Debug for FakeGce {
 }
 
 /// Intermediate states still ahead of an instance, each held for some reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress<S> {
     steps: VecDeque<S>,
     reads: usize,
+}
+
+impl<S> Default for Progress<S> {
+    fn default() -> Self {
+        Self::new([])
+    }
 }
 
 impl<S> Progress<S> {
@@ -268,7 +278,12 @@ struct GceResponder {
 
 impl Respond for GceResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let path: Vec<&str> = request.url.path().trim_start_matches('/').split('/').collect();
+        let path: Vec<&str> = request
+            .url
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
         let method = request.method.as_str();
         let routed = compute::route(method, &path).or_else(|| sql::route(method, &path));
         lock(&self.state.requests).push(GceRequest {
@@ -343,7 +358,8 @@ fn failed(call: GceCall, failure: GceFailure, route: &Route) -> ResponseTemplate
         ),
         GceFailure::Denied => {
             let message = format!(
-                "Required 'compute.instances.{}' permission for 'projects/{}/zones/{}/instances/{}'",
+                "Required 'compute.instances.{}' permission for \
+                 'projects/{}/zones/{}/instances/{}'",
                 permission(call),
                 route.project,
                 route.zone,
@@ -412,52 +428,4 @@ fn key2(a: &str, b: &str) -> (String, String) {
 
 fn key3(a: &str, b: &str, c: &str) -> (String, String, String) {
     (a.to_owned(), b.to_owned(), c.to_owned())
-}
-
-/// Whether `name` is a valid Compute Engine or Cloud SQL resource name:
-/// `[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
-fn valid_name(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    (1..=63).contains(&bytes.len())
-        && bytes[0].is_ascii_lowercase()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && !name.ends_with('-')
-}
-
-/// Checks labels as both APIs do: keys start with a lowercase letter, keys and values are at
-/// most 63 of lowercase letters, digits, `_` and `-`, at most 64 labels.
-fn check_labels(labels: &serde_json::Map<String, Value>) -> Result<(), String> {
-    let allowed = |s: &str| {
-        s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    };
-    if labels.len() > 64 {
-        return Err("Too many labels: at most 64 are allowed.".to_owned());
-    }
-    for (key, value) in labels {
-        let starts = key.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-        if !starts || !allowed(key) {
-            return Err(format!(
-                "Label key '{key}' violates format constraints. The key must start with a \
-                 lowercase character, can only contain lowercase letters, numeric characters, \
-                 underscores and dashes. The key can be at most 63 characters long."
-            ));
-        }
-        if !value.as_str().is_some_and(allowed) {
-            return Err(format!(
-                "Label value '{value}' violates format constraints. The value can only contain \
-                 lowercase letters, numeric characters, underscores and dashes. The value can \
-                 be at most 63 characters long."
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether `labels` has `key` set to `value`.
-fn has_label(labels: &serde_json::Map<String, Value>, key: &str, value: &str) -> bool {
-    labels.get(key).and_then(Value::as_str) == Some(value)
 }

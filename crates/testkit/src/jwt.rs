@@ -28,7 +28,8 @@ pub enum TokenKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublicKeyBytes {
-    /// The PEM text exactly as [`OidcProvider::rsa_public_key_pem`](crate::OidcProvider::rsa_public_key_pem)
+    /// The PEM text exactly as
+    /// [`OidcProvider::rsa_public_key_pem`](crate::OidcProvider::rsa_public_key_pem)
     /// returns it.
     Pem,
     /// The X.509 `SubjectPublicKeyInfo` DER bytes.

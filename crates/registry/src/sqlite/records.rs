@@ -54,7 +54,11 @@ pub(super) async fn record_audit(pool: &SqlitePool, event: &AuditEvent) -> Resul
     Ok(())
 }
 
-pub(super) async fn audit(pool: &SqlitePool, tenant_id: &str, limit: u32) -> Result<Vec<AuditEvent>> {
+pub(super) async fn audit(
+    pool: &SqlitePool,
+    tenant_id: &str,
+    limit: u32,
+) -> Result<Vec<AuditEvent>> {
     let rows = sqlx::query_as::<_, AuditRow>(
         "SELECT tenant_id, time_ms, request_id, subject, email, action, account_id,
             resource_id, outcome, detail
@@ -106,7 +110,11 @@ pub(super) async fn claim_idempotency(
     if let Some((stored_fingerprint, state, status, response, created_at)) = found {
         let age_ms = now_ms.saturating_sub(created_at);
         let done = state == "done";
-        let lifetime = if done { IDEMPOTENCY_TTL } else { IN_FLIGHT_LEASE };
+        let lifetime = if done {
+            IDEMPOTENCY_TTL
+        } else {
+            IN_FLIGHT_LEASE
+        };
         let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
         if age_ms < lifetime_ms {
             return if stored_fingerprint != fingerprint {

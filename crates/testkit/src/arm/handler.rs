@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use wiremock::{Request, Respond, ResponseTemplate};
 
 use super::kinds::{self, Kind, Refusal};
+use super::routes::{Route, route};
 use super::{ArmOp, ArmRequest, ArmState, FakeArmFailure, Operation, Stored, Transition};
 use crate::keys::random_bytes;
 use crate::recording::{RecordedRequest, lock, query_param};
@@ -15,15 +16,6 @@ const JSON: &str = "application/json; charset=utf-8";
 /// Answers every request to the fake's server.
 pub(super) struct Handler {
     pub(super) state: Arc<ArmState>,
-}
-
-/// What a path names.
-struct Route {
-    op: ArmOp,
-    kind: Kind,
-    /// The resource's ARM id (of the collection, for lists; of the operation, for statuses).
-    id: String,
-    location_url: bool,
 }
 
 impl Respond for Handler {
@@ -93,8 +85,8 @@ impl Handler {
                                all requests.";
                 Err((400, "MissingApiVersionParameter", message.to_owned()))
             }
-            Some(version) if route.op != ArmOp::OperationStatus
-                && version != route.kind.api_version() =>
+            Some(version)
+                if route.op != ArmOp::OperationStatus && version != route.kind.api_version() =>
             {
                 let message = format!(
                     "No registered resource provider found for location 'global' and API \
@@ -191,7 +183,11 @@ impl Handler {
     ) -> ResponseTemplate {
         let key = route.id.to_ascii_lowercase();
         if !body.is_object() {
-            return error(400, "InvalidRequestContent", "The request content is not valid.");
+            return error(
+                400,
+                "InvalidRequestContent",
+                "The request content is not valid.",
+            );
         }
         if route.kind != Kind::Subnet && body["location"].as_str().is_none() {
             let message = "The location property is required for this definition.";
@@ -216,7 +212,9 @@ impl Handler {
             Kind::NetworkInterface => kinds::check_nic(&body, resources),
             Kind::FlexibleServer => kinds::check_server(&body),
             Kind::Subnet => {
-                let parent = key.rsplit_once("/subnets/").map_or("", |(parent, _)| parent);
+                let parent = key
+                    .rsplit_once("/subnets/")
+                    .map_or("", |(parent, _)| parent);
                 if !resources.contains_key(parent) {
                     let message = format!("Parent resource of '{}' was not found.", route.id);
                     return error(404, "ParentResourceNotFound", &message);
@@ -259,7 +257,11 @@ impl Handler {
             resources.insert(stored.key(), stored);
         }
 
-        let status = if route.kind == Kind::FlexibleServer { 202 } else { 201 };
+        let status = if route.kind == Kind::FlexibleServer {
+            202
+        } else {
+            201
+        };
         let body = (status == 201).then_some(shown);
         self.accepted(route, Transition::Create, status, body)
     }
@@ -337,7 +339,11 @@ impl Handler {
                 ResponseTemplate::new(200)
             };
         }
-        let status = if in_progress { "InProgress" } else { "Succeeded" };
+        let status = if in_progress {
+            "InProgress"
+        } else {
+            "Succeeded"
+        };
         json_response(200, &json!({ "name": id, "status": status }))
     }
 }
@@ -350,89 +356,6 @@ fn remove_deleted_nics(resources: &mut std::collections::BTreeMap<String, Stored
             let id = nic["id"].as_str().unwrap_or_default().to_ascii_lowercase();
             resources.remove(&id);
         }
-    }
-}
-
-/// Maps a method and path to a call, or `None` for a path the fake does not serve.
-fn route(method: &str, path: &str) -> Option<Route> {
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let lower: Vec<String> = segments.iter().map(|s| s.to_ascii_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
-    let id = |n: usize| format!("/{}", segments[..n].join("/"));
-    let make = |op, kind, n, location_url| Some(Route { op, kind, id: id(n), location_url });
-    match (method, lower.as_slice()) {
-        ("GET", ["subscriptions", _, "providers", _, "locations", _, kind, _]) => {
-            let status = matches!(*kind, "operations" | "azureasyncoperation");
-            let result = *kind == "operationresults";
-            (status || result).then(|| Route {
-                op: ArmOp::OperationStatus,
-                kind: Kind::VirtualMachine,
-                id: id(8),
-                location_url: result,
-            })
-        }
-        (_, ["subscriptions", _, "resourcegroups", _, "providers", rest @ ..]) => {
-            use ArmOp::*;
-            use Kind::*;
-            match (method, rest) {
-                ("GET", ["microsoft.network", "virtualnetworks", _]) => {
-                    make(GetVirtualNetwork, VirtualNetwork, 8, false)
-                }
-                ("PUT", ["microsoft.network", "virtualnetworks", _]) => {
-                    make(PutVirtualNetwork, VirtualNetwork, 8, false)
-                }
-                ("GET", ["microsoft.network", "virtualnetworks", _, "subnets", _]) => {
-                    make(GetSubnet, Subnet, 10, false)
-                }
-                ("PUT", ["microsoft.network", "virtualnetworks", _, "subnets", _]) => {
-                    make(PutSubnet, Subnet, 10, false)
-                }
-                ("GET", ["microsoft.network", "networkinterfaces", _]) => {
-                    make(GetNetworkInterface, NetworkInterface, 8, false)
-                }
-                ("PUT", ["microsoft.network", "networkinterfaces", _]) => {
-                    make(PutNetworkInterface, NetworkInterface, 8, false)
-                }
-                ("GET", ["microsoft.compute", "virtualmachines"]) => {
-                    make(ListVirtualMachines, VirtualMachine, 7, false)
-                }
-                ("GET", ["microsoft.compute", "virtualmachines", _]) => {
-                    make(GetVirtualMachine, VirtualMachine, 8, false)
-                }
-                ("PUT", ["microsoft.compute", "virtualmachines", _]) => {
-                    make(PutVirtualMachine, VirtualMachine, 8, false)
-                }
-                ("DELETE", ["microsoft.compute", "virtualmachines", _]) => {
-                    make(DeleteVirtualMachine, VirtualMachine, 8, false)
-                }
-                ("POST", ["microsoft.compute", "virtualmachines", _, "start"]) => {
-                    make(StartVirtualMachine, VirtualMachine, 8, false)
-                }
-                ("POST", ["microsoft.compute", "virtualmachines", _, "deallocate"]) => {
-                    make(DeallocateVirtualMachine, VirtualMachine, 8, false)
-                }
-                ("GET", ["microsoft.dbforpostgresql", "flexibleservers"]) => {
-                    make(ListFlexibleServers, FlexibleServer, 7, false)
-                }
-                ("GET", ["microsoft.dbforpostgresql", "flexibleservers", _]) => {
-                    make(GetFlexibleServer, FlexibleServer, 8, false)
-                }
-                ("PUT", ["microsoft.dbforpostgresql", "flexibleservers", _]) => {
-                    make(PutFlexibleServer, FlexibleServer, 8, false)
-                }
-                ("DELETE", ["microsoft.dbforpostgresql", "flexibleservers", _]) => {
-                    make(DeleteFlexibleServer, FlexibleServer, 8, false)
-                }
-                ("POST", ["microsoft.dbforpostgresql", "flexibleservers", _, "start"]) => {
-                    make(StartFlexibleServer, FlexibleServer, 8, false)
-                }
-                ("POST", ["microsoft.dbforpostgresql", "flexibleservers", _, "stop"]) => {
-                    make(StopFlexibleServer, FlexibleServer, 8, false)
-                }
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
 
@@ -491,8 +414,11 @@ fn failed(failure: FakeArmFailure, scope: &str) -> ResponseTemplate {
 }
 
 fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    json_response(status, &json!({ "error": { "code": code, "message": message } }))
-        .insert_header("x-ms-failure-cause", "service")
+    json_response(
+        status,
+        &json!({ "error": { "code": code, "message": message } }),
+    )
+    .insert_header("x-ms-failure-cause", "service")
 }
 
 fn json_response(status: u16, body: &Value) -> ResponseTemplate {
@@ -503,6 +429,16 @@ fn json_response(status: u16, body: &Value) -> ResponseTemplate {
 
 /// A random GUID in its 8-4-4-4-12 form.
 pub(super) fn guid() -> String {
-    let hex: String = random_bytes(16).iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    let hex: String = random_bytes(16)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{
-    COMPUTE_API_VERSION, NETWORK_API_VERSION, POSTGRES_API_VERSION, Stored, Transition,
-};
+use super::{COMPUTE_API_VERSION, NETWORK_API_VERSION, POSTGRES_API_VERSION, Stored, Transition};
 
 /// The resource types the fake stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,15 +152,24 @@ fn display(state: &str) -> String {
 pub(super) fn check_vm(body: &Value, resources: &BTreeMap<String, Stored>) -> Result<(), Refusal> {
     let properties = &body["properties"];
     let invalid = |target: &str, message: String| {
-        (400, "InvalidParameter", format!("{message} Target: '{target}'."))
+        (
+            400,
+            "InvalidParameter",
+            format!("{message} Target: '{target}'."),
+        )
     };
-    let size = properties["hardwareProfile"]["vmSize"].as_str().unwrap_or("");
+    let size = properties["hardwareProfile"]["vmSize"]
+        .as_str()
+        .unwrap_or("");
     if !size.starts_with("Standard_") {
         let message = format!("The value '{size}' provided for the VM size is not valid.");
         return Err(invalid("vmSize", message));
     }
     let image = &properties["storageProfile"]["imageReference"];
-    if !["publisher", "offer", "sku", "version"].iter().all(|k| image[k].is_string()) {
+    if !["publisher", "offer", "sku", "version"]
+        .iter()
+        .all(|k| image[k].is_string())
+    {
         let message = "Required parameter 'imageReference' is missing (null).".to_owned();
         return Err(invalid("imageReference", message));
     }
@@ -214,10 +221,16 @@ pub(super) fn check_nic(body: &Value, resources: &BTreeMap<String, Stored>) -> R
         .unwrap_or_default();
     if configurations.is_empty() {
         let message = "Network interface must have at least one IP configuration.".to_owned();
-        return Err((400, "NetworkInterfaceMustHaveAtLeastOneIpConfiguration", message));
+        return Err((
+            400,
+            "NetworkInterfaceMustHaveAtLeastOneIpConfiguration",
+            message,
+        ));
     }
     for configuration in configurations {
-        let subnet = configuration["properties"]["subnet"]["id"].as_str().unwrap_or_default();
+        let subnet = configuration["properties"]["subnet"]["id"]
+            .as_str()
+            .unwrap_or_default();
         let exists = resources
             .get(&subnet.to_ascii_lowercase())
             .is_some_and(|r| r.kind == Kind::Subnet);
@@ -237,7 +250,9 @@ pub(super) fn check_server(body: &Value) -> Result<(), Refusal> {
         return Err((400, "InvalidParameterValue", message));
     }
     let properties = &body["properties"];
-    let password_auth = properties["authConfig"]["passwordAuth"].as_str().unwrap_or("Enabled");
+    let password_auth = properties["authConfig"]["passwordAuth"]
+        .as_str()
+        .unwrap_or("Enabled");
     let has_login = properties["administratorLogin"].is_string()
         && properties["administratorLoginPassword"].is_string();
     if password_auth.eq_ignore_ascii_case("Enabled") && !has_login {
@@ -246,7 +261,9 @@ pub(super) fn check_server(body: &Value) -> Result<(), Refusal> {
             .to_owned();
         return Err((400, "InvalidParameterValue", message));
     }
-    let entra = properties["authConfig"]["activeDirectoryAuth"].as_str().unwrap_or("Disabled");
+    let entra = properties["authConfig"]["activeDirectoryAuth"]
+        .as_str()
+        .unwrap_or("Disabled");
     if !password_auth.eq_ignore_ascii_case("Enabled") && !entra.eq_ignore_ascii_case("Enabled") {
         let message = "At least one authentication method must be enabled.".to_owned();
         return Err((400, "InvalidParameterValue", message));
@@ -256,7 +273,6 @@ pub(super) fn check_server(body: &Value) -> Result<(), Refusal> {
 
 fn missing_reference(id: &str, body: &Value) -> Refusal {
     let referrer = body["id"].as_str().unwrap_or_default();
-    let message =
-        format!("Resource {id} referenced by resource {referrer} was not found.");
+    let message = format!("Resource {id} referenced by resource {referrer} was not found.");
     (400, "InvalidResourceReference", message)
 }

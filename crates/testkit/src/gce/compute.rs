@@ -103,10 +103,31 @@ pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
         name: name.to_owned(),
     };
     let call = match (method, path) {
-        ("GET", ["compute", "v1", "projects", project, "aggregated", "instances"]) => {
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                project,
+                "aggregated",
+                "instances",
+            ],
+        ) => {
             return Some(route(GceCall::ComputeAggregatedList, project, "", ""));
         }
-        ("POST", ["compute", "v1", "projects", project, "zones", zone, "instances"]) => {
+        (
+            "POST",
+            [
+                "compute",
+                "v1",
+                "projects",
+                project,
+                "zones",
+                zone,
+                "instances",
+            ],
+        ) => {
             return Some(route(GceCall::ComputeInsert, project, zone, ""));
         }
         ("GET", [.., "instances", _]) => GceCall::ComputeGet,
@@ -116,9 +137,17 @@ pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
         _ => return None,
     };
     match path {
-        ["compute", "v1", "projects", project, "zones", zone, "instances", name, ..] => {
-            Some(route(call, project, zone, name))
-        }
+        [
+            "compute",
+            "v1",
+            "projects",
+            project,
+            "zones",
+            zone,
+            "instances",
+            name,
+            ..,
+        ] => Some(route(call, project, zone, name)),
         _ => None,
     }
 }
@@ -126,7 +155,10 @@ pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
 impl GceState {
     pub(super) fn serve_compute(&self, route: &Route, request: &Request) -> ResponseTemplate {
         if route.call != GceCall::ComputeAggregatedList && !valid_zone(&route.zone) {
-            let message = format!("Invalid value for field 'zone': '{}'. Unknown zone.", route.zone);
+            let message = format!(
+                "Invalid value for field 'zone': '{}'. Unknown zone.",
+                route.zone
+            );
             return invalid(&message);
         }
         match route.call {
@@ -163,7 +195,8 @@ impl GceState {
                 .iter()
                 .filter(|disk| disk["boot"] == json!(true))
                 .filter(|disk| {
-                    disk["initializeParams"]["sourceImage"].is_string() || disk["source"].is_string()
+                    disk["initializeParams"]["sourceImage"].is_string()
+                        || disk["source"].is_string()
                 })
                 .count()
         });
@@ -182,7 +215,9 @@ impl GceState {
         }
         let labels = field("labels").as_object().cloned().unwrap_or_default();
         if let Err(message) = check_labels(&labels) {
-            return invalid(&format!("Invalid value for field 'resource.labels': ''. {message}"));
+            return invalid(&format!(
+                "Invalid value for field 'resource.labels': ''. {message}"
+            ));
         }
 
         let key = key3(&route.project, &route.zone, &name);
@@ -241,9 +276,7 @@ impl GceState {
                 return google_error(400, &message, "resourceNotReady", "");
             }
             (GceCall::ComputeStop, "RUNNING") => ("stop", "STOPPING", &[Some("TERMINATED")]),
-            (GceCall::ComputeStart, "TERMINATED") => {
-                ("start", "STAGING", &[Some("RUNNING")])
-            }
+            (GceCall::ComputeStart, "TERMINATED") => ("start", "STAGING", &[Some("RUNNING")]),
             // Google accepts stopping a stopped VM or starting a running one as a no-op.
             (GceCall::ComputeStop, status) => ("stop", status, &[]),
             (_, status) => ("start", status, &[]),
@@ -258,7 +291,9 @@ impl GceState {
             None => None,
             Some(Some(filter)) => Some(filter),
             Some(None) => {
-                return invalid("Invalid value for field 'filter'. Invalid list filter expression.");
+                return invalid(
+                    "Invalid value for field 'filter'. Invalid list filter expression.",
+                );
             }
         };
         let reads_per_step = self.reads_per_step();
@@ -308,7 +343,10 @@ impl GceState {
 
     /// The Operation a change answers with.
     fn compute_operation(&self, route: &Route, vm: &Vm, kind: &str) -> ResponseTemplate {
-        let zone_url = format!("{}/compute/v1/projects/{}/zones/{}", self.base, route.project, vm.zone);
+        let zone_url = format!(
+            "{}/compute/v1/projects/{}/zones/{}",
+            self.base, route.project, vm.zone
+        );
         let op_id = self.next_id();
         let name = format!("operation-{op_id}-{kind}");
         let body = json!({
@@ -351,7 +389,9 @@ fn valid_zone(zone: &str) -> bool {
 /// The machine type named by a full or partial URL, if it is known in `zone`.
 fn machine_type_in(url: &str, zone: &str) -> Option<String> {
     let (prefix, name) = url.rsplit_once("machineTypes/")?;
-    let zone_matches = prefix.trim_end_matches('/').ends_with(&format!("zones/{zone}"));
+    let zone_matches = prefix
+        .trim_end_matches('/')
+        .ends_with(&format!("zones/{zone}"));
     (zone_matches && MACHINE_TYPES.contains(&name)).then(|| name.to_owned())
 }
 

@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 use wiremock::{Request, ResponseTemplate};
 
 use super::{
-    GceCall, GceState, Progress, Route, check_labels, google_error, has_label, json_response,
-    key2, now,
+    GceCall, GceState, Progress, Route, check_labels, google_error, has_label, json_response, key2,
+    now, valid_name,
 };
 use crate::recording::{lock, query_param};
 
@@ -100,7 +100,9 @@ pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
     let (call, project, name) = match (method, path) {
         ("GET", ["v1", "projects", project, "instances"]) => (GceCall::SqlList, project, ""),
         ("POST", ["v1", "projects", project, "instances"]) => (GceCall::SqlInsert, project, ""),
-        ("GET", ["v1", "projects", project, "instances", name]) => (GceCall::SqlGet, project, *name),
+        ("GET", ["v1", "projects", project, "instances", name]) => {
+            (GceCall::SqlGet, project, *name)
+        }
         ("PATCH", ["v1", "projects", project, "instances", name]) => {
             (GceCall::SqlPatch, project, *name)
         }
@@ -134,11 +136,13 @@ impl GceState {
         };
         let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
         let name = text(&body["name"]);
-        if !super::valid_name(&name) {
+        if !valid_name(&name) {
             return invalid_request(&format!("Invalid instance name: '{name}'."));
         }
         let version = text(&body["databaseVersion"]);
-        let Some(major) = version.strip_prefix("POSTGRES_").and_then(|v| v.parse::<u32>().ok())
+        let Some(major) = version
+            .strip_prefix("POSTGRES_")
+            .and_then(|v| v.parse::<u32>().ok())
         else {
             return invalid_request(&format!("Invalid database version: '{version}'."));
         };
@@ -149,17 +153,31 @@ impl GceState {
         }
         // New PostgreSQL 16+ instances are Enterprise Plus unless told otherwise, and that
         // edition takes only its own predefined tiers.
-        let default_edition = if major >= 16 { "ENTERPRISE_PLUS" } else { "ENTERPRISE" };
-        let edition = settings["edition"].as_str().unwrap_or(default_edition).to_owned();
+        let default_edition = if major >= 16 {
+            "ENTERPRISE_PLUS"
+        } else {
+            "ENTERPRISE"
+        };
+        let edition = settings["edition"]
+            .as_str()
+            .unwrap_or(default_edition)
+            .to_owned();
         let tier_fits = match edition.as_str() {
             "ENTERPRISE_PLUS" => tier.starts_with("db-perf-optimized-"),
-            "ENTERPRISE" => tier.starts_with("db-custom-") || tier.starts_with("db-g1-") || tier.starts_with("db-f1-"),
+            "ENTERPRISE" => {
+                tier.starts_with("db-custom-")
+                    || tier.starts_with("db-g1-")
+                    || tier.starts_with("db-f1-")
+            }
             _ => false,
         };
         if !tier_fits {
             return invalid_request(&format!("Invalid Tier ({tier}) for ({edition}) Edition."));
         }
-        let labels = settings["userLabels"].as_object().cloned().unwrap_or_default();
+        let labels = settings["userLabels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         if let Err(message) = check_labels(&labels) {
             return invalid_request(&message);
         }
@@ -175,7 +193,10 @@ impl GceState {
                 "",
             );
         }
-        let policy = settings["activationPolicy"].as_str().unwrap_or("ALWAYS").to_owned();
+        let policy = settings["activationPolicy"]
+            .as_str()
+            .unwrap_or("ALWAYS")
+            .to_owned();
         let instance = SqlInstance {
             name: name.clone(),
             region,
@@ -194,7 +215,10 @@ impl GceState {
     }
 
     fn list_databases(&self, route: &Route, request: &Request) -> ResponseTemplate {
-        let filter = match query_param(request, "filter").as_deref().map(user_label_filter) {
+        let filter = match query_param(request, "filter")
+            .as_deref()
+            .map(user_label_filter)
+        {
             None => None,
             Some(Some(filter)) => Some(filter),
             Some(None) => return invalid_request("Invalid filter expression."),

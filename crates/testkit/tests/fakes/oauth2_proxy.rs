@@ -370,7 +370,9 @@ async fn userinfo_describes_the_session() {
         .await
         .unwrap();
 
-    let expected = json!({"user": "fay", "email": "fay@acme.example", "groups": ["a", "b"], "preferredUsername": "fay"});
+    let expected = json!({
+        "user": "fay", "email": "fay@acme.example", "groups": ["a", "b"], "preferredUsername": "fay"
+    });
     assert_eq!(info, expected);
     assert_eq!(
         client().get(&url).send().await.unwrap().status(),
