@@ -50,7 +50,7 @@ pub(crate) async fn one(
         ([], &Method::PUT) => {
             let result = async {
                 require_admin(admin)?;
-                let account: Account = crate::admin::parse_json(&body)?;
+                let account: Account = crate::request::parse_json(&body)?;
                 Ok(shared.registry.put_account(&tenant.id, id, account).await?)
             }
             .await;

@@ -205,12 +205,9 @@ pub(crate) fn is_safe_return_path(target: &str) -> bool {
 }
 
 fn percent_decode(text: &str) -> String {
-    let bytes: Vec<u8> =
-        url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-            .next()
-            .map(|(_, value)| value.into_owned().into_bytes())
-            .unwrap_or_default();
-    String::from_utf8_lossy(&bytes).into_owned()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Drops a `Set-Cookie`'s `Domain` when it is at or above `public_base_domain`, where it would

@@ -218,5 +218,28 @@ pub fn forwarded_proto(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet])
     }
 }
 
+/// Parses a JSON body; errors name the field path and say what was wrong.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        let reason = strip_position(&inner.to_string());
+        if field == "." || field.is_empty() {
+            Problem::invalid(format!("the body is not a valid JSON document: {reason}"))
+        } else {
+            Problem::invalid_field(field, reason)
+        }
+    })
+}
+
+/// serde_json appends "at line 1 column 42"; the field path says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -138,7 +138,7 @@ async fn create(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response<Body>, Problem> {
-    let request: ResourceRequest = crate::admin::parse_json(body)?;
+    let request: ResourceRequest = crate::request::parse_json(body)?;
     validate(&request)?;
     let key = headers
         .get("idempotency-key")

@@ -102,7 +102,8 @@ impl World {
         let admin =
             OAuth2Proxy::cookie_header(&self.proxy.sign_in(User::new("admin", "ops@acme.example")));
         for account in [
-            json!({"id": "prod-aws", "provider": "aws", "role_arn": "arn:aws:iam::123456789012:role/credless",
+            json!({"id": "prod-aws", "provider": "aws",
+                   "role_arn": "arn:aws:iam::123456789012:role/credless",
                    "region": "us-east-1"}),
             json!({"id": "dev-azure", "provider": "azure", "tenant_id": DIRECTORY, "client_id": APP,
                    "subscription_id": "99999999-8888-7777-6666-555555555555",
@@ -179,7 +180,8 @@ impl World {
     /// One VM's whole lifecycle through the API; returns the states seen on the way.
     async fn lifecycle(&self, account: &str, image: Option<&str>) -> Vec<String> {
         let base = format!("/api/v1/accounts/{account}/resources");
-        let mut request = json!({"kind": "vm", "name": "web-1", "region": region(account), "size": "small",
+        let mut request = json!({"kind": "vm", "name": "web-1", "region": region(account),
+                                 "size": "small",
                                  "tags": {"team": "web"}});
         if let Some(image) = image {
             request["image"] = json!(image);

@@ -16,8 +16,12 @@
 //! ([`sanitize_labels`]), with `managed-by=credless` and `name=<name>` added.
 //!
 //! Long-running operations are not awaited: a change returns the resource in its transitional
-//! state (`pending`, `stopping`, `deleting`) and later reads show progress. Listing covers the
-//! whole project (every zone, every region), not just the account's default region.
+//! state (`pending`, `stopping`, `deleting`) and later reads show progress. A read also looks
+//! at the resource's pending operations (Compute `zoneOperations.list`, needing
+//! `compute.zoneOperations.list`; Cloud SQL `operations.list`), since both APIs show a change
+//! late, so the state never steps back while one runs. Listing covers the whole project (every
+//! zone, every region), not just the account's default region; it shows the instances' own
+//! states.
 
 mod call;
 mod compute;

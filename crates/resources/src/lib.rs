@@ -8,8 +8,13 @@
 //! [`ResourceId`] a URL-safe id that decodes back to exactly one resource of one account, and
 //! [`ResourceError`] the one error type, keeping the cloud's own code and message.
 //!
+//! With the `conformance` feature, `conformance` holds the one test suite every provider must
+//! pass against fakes of its cloud.
+//!
 //! This crate calls no cloud itself.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod id;
 mod model;

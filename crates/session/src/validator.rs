@@ -123,6 +123,13 @@ impl SessionValidator {
             return Err(SessionError::NoSession);
         };
         let key = session_key(tenant, &cookie);
+        // The common case, a warm session, needs no initialisation future.
+        if let Some(identity) = self.inner.sessions.get(&key).await {
+            return Ok(Validated {
+                identity,
+                set_cookie: Vec::new(),
+            });
+        }
         let refreshed = Mutex::new(Vec::new());
 
         let identity = self

@@ -5,10 +5,13 @@
 //! `stop`, `delete` and `aggregatedList` under `/compute/v1/projects/<p>/…`, and Cloud SQL
 //! `insert`, `get`, `list`, `patch` and `delete` under `/v1/projects/<p>/instances`. Every
 //! change answers with an Operation object, as Google's do, and the instance then moves through
-//! its states as reads observe it.
+//! its states as reads observe it. The operations are kept, pending until the change they
+//! started has settled and `DONE` after, and listed by Compute `zoneOperations.list` and Cloud
+//! SQL `operations.list`.
 
 mod checks;
 mod compute;
+mod operations;
 mod sql;
 
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +28,7 @@ use crate::recording::{RecordedRequest, lock};
 
 use checks::{check_labels, has_label, valid_name};
 use compute::Vm;
+use operations::Recorded;
 use sql::SqlInstance;
 
 /// A fake of Compute Engine and Cloud SQL Admin on `127.0.0.1` at a random port.
@@ -60,6 +64,8 @@ pub enum GceCall {
     ComputeStop,
     /// `DELETE …/instances/<name>`.
     ComputeDelete,
+    /// `GET /compute/v1/projects/<p>/zones/<z>/operations`.
+    ComputeOperationsList,
     /// `POST /v1/projects/<p>/instances`.
     SqlInsert,
     /// `GET /v1/projects/<p>/instances/<name>`.
@@ -70,13 +76,20 @@ pub enum GceCall {
     SqlPatch,
     /// `DELETE /v1/projects/<p>/instances/<name>`.
     SqlDelete,
+    /// `GET /v1/projects/<p>/operations`.
+    SqlOperationsList,
 }
 
 impl GceCall {
     fn is_sql(self) -> bool {
         matches!(
             self,
-            Self::SqlInsert | Self::SqlGet | Self::SqlList | Self::SqlPatch | Self::SqlDelete
+            Self::SqlInsert
+                | Self::SqlGet
+                | Self::SqlList
+                | Self::SqlPatch
+                | Self::SqlDelete
+                | Self::SqlOperationsList
         )
     }
 }
@@ -126,6 +139,7 @@ impl FakeGce {
             next_id: AtomicU64::new(4_511_000_000_000_000_001),
             vms: Mutex::default(),
             databases: Mutex::default(),
+            operations: Mutex::default(),
             failures: Mutex::default(),
             calls: Mutex::default(),
             requests: Mutex::default(),
@@ -257,6 +271,8 @@ struct GceState {
     vms: Mutex<HashMap<(String, String, String), Vm>>,
     /// (project, name) to database.
     databases: Mutex<HashMap<(String, String), SqlInstance>>,
+    /// Every operation a change created, oldest first. Locked after `vms` or `databases`.
+    operations: Mutex<Vec<Recorded>>,
     failures: Mutex<HashMap<GceCall, VecDeque<GceFailure>>>,
     calls: Mutex<HashMap<GceCall, usize>>,
     requests: Mutex<Vec<GceRequest>>,
@@ -269,6 +285,10 @@ impl GceState {
 
     fn reads_per_step(&self) -> usize {
         self.gets_per_step.load(Ordering::SeqCst)
+    }
+
+    fn record(&self, operation: Recorded) {
+        lock(&self.operations).push(operation);
     }
 }
 

@@ -208,3 +208,64 @@ async fn injected_failures_answer_once_with_googles_shapes() {
     );
     assert_eq!(gce.calls(GceCall::ComputeAggregatedList), 3);
 }
+
+#[tokio::test]
+async fn operations_stay_pending_until_their_change_settles_then_list_as_done() {
+    let gce = FakeGce::start().await;
+    let get = reqwest::Method::GET;
+    let ops = "compute/v1/projects/p/zones/us-central1-b/operations";
+    let pending = format!("{ops}?filter=status%20!%3D%20DONE");
+    gce.put_vm("p", "us-central1-b", "web", &[]);
+
+    let (_, op) = call(
+        &gce,
+        reqwest::Method::DELETE,
+        &format!("{ZONE_URL}/web"),
+        None,
+    )
+    .await;
+    let (status, list) = call(&gce, get.clone(), &pending, None).await;
+    assert_eq!(
+        (status, &list["kind"]),
+        (200, &json!("compute#operationList"))
+    );
+    assert_eq!(list["items"][0]["name"], op["name"]);
+    assert_eq!(list["items"][0]["status"], "RUNNING");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (status, instance) = call(&gce, get.clone(), &format!("{ZONE_URL}/web"), None).await;
+        seen.push((
+            status,
+            instance["status"].as_str().unwrap_or("gone").to_owned(),
+        ));
+    }
+    let seen: Vec<_> = seen.iter().map(|(s, v)| (*s, v.as_str())).collect();
+    assert_eq!(
+        seen,
+        [(200, "STOPPING"), (200, "TERMINATED"), (404, "gone")]
+    );
+    let (_, list) = call(&gce, get.clone(), &pending, None).await;
+    assert!(list.get("items").is_none(), "{list}");
+    let (_, all) = call(&gce, get.clone(), ops, None).await;
+    assert_eq!(all["items"][0]["status"], "DONE");
+    let (status, _) = call(&gce, get.clone(), &format!("{ops}?filter=name%3Dx"), None).await;
+    assert_eq!(status, 400, "only status filters are understood");
+
+    gce.put_database("p", "europe-west1", "orders", &[]);
+    let one = "v1/projects/p/instances/orders";
+    let stop = json!({"settings": {"activationPolicy": "NEVER"}});
+    let (_, op) = call(&gce, reqwest::Method::PATCH, one, Some(stop)).await;
+    let sql_ops = "v1/projects/p/operations?instance=orders";
+    let (_, list) = call(&gce, get.clone(), sql_ops, None).await;
+    assert_eq!(list["kind"], "sql#operationsList");
+    assert_eq!(
+        (&list["items"][0]["name"], &list["items"][0]["status"]),
+        (&op["name"], &json!("PENDING"))
+    );
+    let (_, old) = call(&gce, get.clone(), one, None).await;
+    assert_eq!(old["settings"]["activationPolicy"], "ALWAYS");
+    let (_, list) = call(&gce, get.clone(), sql_ops, None).await;
+    assert_eq!(list["items"][0]["status"], "DONE");
+    let (_, none) = call(&gce, get, "v1/projects/p/operations?instance=other", None).await;
+    assert!(none.get("items").is_none(), "{none}");
+}

@@ -11,6 +11,9 @@ use super::{
     sanitize_labels, sql, sql_tier, zone_for_region,
 };
 
+/// How many of a database's newest operations a read looks at.
+const OPERATIONS_READ: &str = "10";
+
 /// A change to an existing resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Change {
@@ -139,26 +142,74 @@ impl Call<'_> {
         }
     }
 
+    /// Reads a resource and its pending operations, which decide its state while they run.
+    ///
+    /// Both APIs show a change late: Compute Engine shows a VM being deleted as `STOPPING`,
+    /// then `TERMINATED`, and Cloud SQL keeps the old `activationPolicy` until its `UPDATE` is
+    /// done. The operations are read before the instance, so an operation seen pending was
+    /// pending when the instance was read too: an instance read later can only be further on.
     pub(super) async fn get(&self, id: &ResourceId) -> Result<Resource, ResourceError> {
         let account = &self.account.id;
         let name = id.native_id.as_str();
         match id.kind {
             Kind::Vm => {
+                let operations = self.pending_vm_operations(&id.location).await?;
                 let url = self.instance_url(&id.location, &[name]);
                 let what = format!("VM {name} in {}", id.location);
                 let instance = self
                     .send(Api::Compute, Method::GET, url, None, &what)
                     .await?;
-                compute::resource_of(account, &instance)
+                let mut resource = compute::resource_of(account, &instance)?;
+                let target = format!(
+                    "/projects/{}/zones/{}/instances/{name}",
+                    self.project(),
+                    id.location
+                );
+                if let Some(state) = compute::pending_state(&operations, &target) {
+                    resource.state = state;
+                }
+                Ok(resource)
             }
             Kind::Database => {
+                let mut url = join(
+                    &self.inner.sql,
+                    &["v1", "projects", self.project(), "operations"],
+                );
+                url.query_pairs_mut()
+                    .append_pair("instance", name)
+                    .append_pair("maxResults", OPERATIONS_READ);
+                let operations = self.operations(Api::SqlAdmin, url).await?;
                 let url = self.database_url(&[name]);
                 let what = format!("database {name}");
                 let instance = self
                     .send(Api::SqlAdmin, Method::GET, url, None, &what)
                     .await?;
-                sql::resource_of(account, &instance)
+                let mut resource = sql::resource_of(account, &instance)?;
+                if let Some(state) = sql::pending_state(&operations, &resource.details) {
+                    resource.state = state;
+                }
+                Ok(resource)
             }
+        }
+    }
+
+    /// The operations of `zone` that are not done, for every instance: Compute Engine filters
+    /// operations on their own fields, and few run at once in one zone.
+    async fn pending_vm_operations(&self, zone: &str) -> Result<Value, ResourceError> {
+        let segments = ["compute", "v1", "projects", self.project(), "zones", zone];
+        let mut url = join(&join(&self.inner.compute, &segments), &["operations"]);
+        url.query_pairs_mut()
+            .append_pair("filter", "status != DONE")
+            .append_pair("maxResults", "500");
+        self.operations(Api::Compute, url).await
+    }
+
+    /// An operation list; none when the API finds nothing to list them for, since reading the
+    /// instance then tells what is missing.
+    async fn operations(&self, api: Api, url: Url) -> Result<Value, ResourceError> {
+        match self.send(api, Method::GET, url, None, "operations").await {
+            Err(ResourceError::NotFound { .. }) => Ok(Value::Null),
+            outcome => outcome,
         }
     }
 

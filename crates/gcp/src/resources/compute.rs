@@ -170,6 +170,41 @@ pub(super) fn resource_of(account: &str, instance: &Value) -> Result<Resource, R
     })
 }
 
+/// The state that the operations of a zone, as `zoneOperations.list` returns them, give the
+/// instance whose link ends with `target` (`/projects/<p>/zones/<z>/instances/<name>`), if
+/// one of them is not done.
+///
+/// A pending `delete` wins: a VM being deleted shows as `STOPPING` and `TERMINATED` before it
+/// is gone. Otherwise the newest pending start (`insert`, `start`, `resume`) or stop (`stop`,
+/// `suspend`) decides; other operations (labels, metadata) leave the instance's status alone.
+pub(super) fn pending_state(operations: &Value, target: &str) -> Option<State> {
+    let pending = operations["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|operation| operation["status"] != "DONE")
+        .filter(|operation| {
+            operation["targetLink"]
+                .as_str()
+                .is_some_and(|link| link.ends_with(target))
+        });
+    let mut newest: Option<(&str, State)> = None;
+    for operation in pending {
+        let state = match operation["operationType"].as_str().unwrap_or_default() {
+            "delete" => return Some(State::Deleting),
+            "insert" | "start" | "resume" => State::Pending,
+            "stop" | "suspend" => State::Stopping,
+            _ => continue,
+        };
+        // RFC 3339 times with the one offset Google writes them in sort as text.
+        let inserted = operation["insertTime"].as_str().unwrap_or_default();
+        if newest.is_none_or(|(time, _)| inserted >= time) {
+            newest = Some((inserted, state));
+        }
+    }
+    newest.map(|(_, state)| state)
+}
+
 /// The instances of one `aggregatedList` page, across every zone's scope; scopes with no
 /// instances carry only a warning and are skipped.
 pub(super) fn aggregated_instances(page: &Value) -> impl Iterator<Item = &Value> {
@@ -207,6 +242,45 @@ mod tests {
             "n2-highmem-8"
         );
         assert!(machine_type("../../x").is_err());
+    }
+
+    #[test]
+    fn pending_operations_on_the_instance_decide_its_state() {
+        let target = "/projects/p/zones/z-b/instances/web";
+        let op = |kind: &str, status: &str, link: &str, time: &str| {
+            json!({"operationType": kind, "status": status, "insertTime": time,
+                "targetLink": format!("https://www.googleapis.com/compute/v1{link}")})
+        };
+        let list = |items: Vec<Value>| json!({ "items": items });
+        let other = "/projects/p/zones/z-b/instances/myweb";
+        let stop = op("stop", "RUNNING", target, "2026-01-01T10:00:00.000-08:00");
+        let start = op("start", "PENDING", target, "2026-01-01T10:00:05.000-08:00");
+        let delete = op("delete", "RUNNING", target, "2026-01-01T09:00:00.000-08:00");
+        assert_eq!(
+            pending_state(&list(vec![stop.clone()]), target),
+            Some(State::Stopping)
+        );
+        assert_eq!(
+            pending_state(&list(vec![start.clone(), stop.clone()]), target),
+            Some(State::Pending)
+        );
+        assert_eq!(
+            pending_state(&list(vec![stop, delete, start]), target),
+            Some(State::Deleting)
+        );
+        let elsewhere = op("delete", "RUNNING", other, "2026-01-01T09:00:00.000-08:00");
+        let done = op("delete", "DONE", target, "2026-01-01T09:00:00.000-08:00");
+        let labels = op(
+            "setLabels",
+            "RUNNING",
+            target,
+            "2026-01-01T09:00:00.000-08:00",
+        );
+        assert_eq!(
+            pending_state(&list(vec![elsewhere, done, labels]), target),
+            None
+        );
+        assert_eq!(pending_state(&Value::Null, target), None);
     }
 
     #[test]

@@ -201,6 +201,38 @@ pub(super) fn resource_of(account: &str, instance: &Value) -> Result<Resource, R
     })
 }
 
+/// The state that an instance's operations, newest first as `operations.list` returns them,
+/// give it, if one of them is not done; `details` are the instance's as [`resource_of`] wrote
+/// them.
+///
+/// A pending `DELETE` is `deleting` and a pending `CREATE` is `pending`. Starting and stopping
+/// are `UPDATE`s of `settings.activationPolicy`, which keeps its old value until the update is
+/// done, so a pending `UPDATE` of a `RUNNABLE` instance is read as the policy turning over:
+/// `stopping` from `ALWAYS`, `pending` from `NEVER`. Not yet: telling those from other updates
+/// (a tier or label change reads as a stop while it runs); the Operation does not say which
+/// settings it changes.
+pub(super) fn pending_state(operations: &Value, details: &Value) -> Option<State> {
+    let mut pending = operations["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|operation| matches!(operation["status"].as_str(), Some("PENDING" | "RUNNING")));
+    if pending
+        .clone()
+        .any(|operation| operation["operationType"] == "DELETE")
+    {
+        return Some(State::Deleting);
+    }
+    pending.find_map(|operation| match operation["operationType"].as_str()? {
+        "CREATE" => Some(State::Pending),
+        "UPDATE" if details["state"] == "RUNNABLE" => match details["activationPolicy"].as_str() {
+            Some("NEVER") => Some(State::Pending),
+            _ => Some(State::Stopping),
+        },
+        _ => None,
+    })
+}
+
 fn invalid(field: &str, reason: &str) -> ResourceError {
     ResourceError::Invalid {
         field: field.to_owned(),
@@ -228,6 +260,27 @@ mod tests {
         for (state, policy, portable) in table {
             assert_eq!(database_state(state, policy), portable, "{state} {policy}");
         }
+    }
+
+    #[test]
+    fn pending_operations_show_the_change_under_way() {
+        let list = |items: &[(&str, &str)]| {
+            let items: Vec<Value> = items
+                .iter()
+                .map(|(kind, status)| json!({"operationType": kind, "status": status}))
+                .collect();
+            json!({ "items": items })
+        };
+        let running = json!({"state": "RUNNABLE", "activationPolicy": "ALWAYS"});
+        let stopped = json!({"state": "RUNNABLE", "activationPolicy": "NEVER"});
+        let update = list(&[("UPDATE", "RUNNING"), ("CREATE", "DONE")]);
+        assert_eq!(pending_state(&update, &running), Some(State::Stopping));
+        assert_eq!(pending_state(&update, &stopped), Some(State::Pending));
+        let delete = list(&[("UPDATE", "PENDING"), ("DELETE", "RUNNING")]);
+        assert_eq!(pending_state(&delete, &running), Some(State::Deleting));
+        let settled = list(&[("UPDATE", "DONE"), ("BACKUP_VOLUME", "RUNNING")]);
+        assert_eq!(pending_state(&settled, &running), None);
+        assert_eq!(pending_state(&Value::Null, &running), None);
     }
 
     #[test]

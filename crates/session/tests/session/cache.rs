@@ -19,7 +19,10 @@ async fn a_thousand_concurrent_first_requests_make_one_proxy_call() {
         let (world, headers) = (Arc::clone(&world), Arc::clone(&headers));
         tokio::spawn(async move { world.validate(&headers).await.map(|v| v.set_cookie.len()) })
     });
-    let outcomes = join_all(tasks).await;
+    // A bound, so that a lost wake-up fails the test instead of hanging the run.
+    let outcomes = tokio::time::timeout(Duration::from_secs(60), join_all(tasks))
+        .await
+        .expect("1,000 concurrent validations finished");
 
     assert!(outcomes.into_iter().all(|outcome| outcome.unwrap().is_ok()));
     assert_eq!(world.proxy.auth_calls(), 1);

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use wiremock::{Request, ResponseTemplate};
 
 use super::{
-    GceCall, GceState, Progress, Route, check_labels, google_error, has_label, invalid,
+    GceCall, GceState, Progress, Recorded, Route, check_labels, google_error, has_label, invalid,
     json_response, key3, now, valid_name,
 };
 use crate::recording::{lock, query_param};
@@ -37,6 +37,8 @@ pub(super) struct Vm {
     disks: Value,
     network_interfaces: Value,
     progress: Progress<Step>,
+    /// The name of the operation that set `progress` going.
+    pub(super) operation: String,
 }
 
 impl Vm {
@@ -56,6 +58,7 @@ impl Vm {
             disks: json!([{"boot": true, "autoDelete": true}]),
             network_interfaces: json!([{"network": "global/networks/default"}]),
             progress: Progress::default(),
+            operation: String::new(),
         }
     }
 
@@ -79,6 +82,11 @@ impl Vm {
             "disks": self.disks,
             "networkInterfaces": interfaces,
         })
+    }
+
+    /// The operation still moving this instance, if any.
+    pub(super) fn driving(&self) -> Option<&str> {
+        self.progress.busy().then_some(self.operation.as_str())
     }
 
     /// Counts one read and moves on a step when due; `false` when the VM is now gone.
@@ -130,6 +138,20 @@ pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
         ) => {
             return Some(route(GceCall::ComputeInsert, project, zone, ""));
         }
+        (
+            "GET",
+            [
+                "compute",
+                "v1",
+                "projects",
+                project,
+                "zones",
+                zone,
+                "operations",
+            ],
+        ) => {
+            return Some(route(GceCall::ComputeOperationsList, project, zone, ""));
+        }
         ("GET", [.., "instances", _]) => GceCall::ComputeGet,
         ("DELETE", [.., "instances", _]) => GceCall::ComputeDelete,
         ("POST", [.., "instances", _, "start"]) => GceCall::ComputeStart,
@@ -165,6 +187,7 @@ impl GceState {
             GceCall::ComputeInsert => self.insert_vm(route, request),
             GceCall::ComputeAggregatedList => self.aggregated_list(route, request),
             GceCall::ComputeGet => self.get_vm(route),
+            GceCall::ComputeOperationsList => self.compute_operations(route, request),
             _ => self.change_vm(route),
         }
     }
@@ -229,7 +252,7 @@ impl GceState {
             );
             return google_error(409, &message, "alreadyExists", "");
         }
-        let vm = Vm {
+        let mut vm = Vm {
             id: self.next_id(),
             name: name.clone(),
             zone: route.zone.clone(),
@@ -240,8 +263,9 @@ impl GceState {
             disks,
             network_interfaces: interfaces,
             progress: Progress::new([Some("STAGING"), Some("RUNNING")]),
+            operation: String::new(),
         };
-        let answer = self.compute_operation(route, &vm, "insert");
+        let answer = self.compute_operation(route, &mut vm, "insert");
         vms.insert(key, vm);
         answer
     }
@@ -267,7 +291,9 @@ impl GceState {
             return not_found(route);
         };
         let (kind, status, steps): (_, _, &[Step]) = match (route.call, vm.status) {
-            (GceCall::ComputeDelete, _) => ("delete", "STOPPING", &[None]),
+            // A VM being deleted shows as stopping, then terminated, then is gone.
+            (GceCall::ComputeDelete, "TERMINATED") => ("delete", "TERMINATED", &[None]),
+            (GceCall::ComputeDelete, _) => ("delete", "STOPPING", &[Some("TERMINATED"), None]),
             (_, status) if vm.progress.busy() => {
                 let message = format!(
                     "The resource 'projects/{}/zones/{}/instances/{}' is not ready ({status})",
@@ -341,8 +367,8 @@ impl GceState {
         json_response(200, &body)
     }
 
-    /// The Operation a change answers with.
-    fn compute_operation(&self, route: &Route, vm: &Vm, kind: &str) -> ResponseTemplate {
+    /// The Operation a change answers with, recorded as the one driving `vm`.
+    fn compute_operation(&self, route: &Route, vm: &mut Vm, kind: &str) -> ResponseTemplate {
         let zone_url = format!(
             "{}/compute/v1/projects/{}/zones/{}",
             self.base, route.project, vm.zone
@@ -363,7 +389,16 @@ impl GceState {
             "startTime": now(),
             "selfLink": format!("{zone_url}/operations/{name}"),
         });
-        json_response(200, &body)
+        let answer = json_response(200, &body);
+        self.record(Recorded::new(
+            false,
+            &route.project,
+            &vm.zone,
+            &vm.name,
+            body,
+        ));
+        vm.operation = name;
+        answer
     }
 }
 

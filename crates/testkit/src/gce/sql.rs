@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 use wiremock::{Request, ResponseTemplate};
 
 use super::{
-    GceCall, GceState, Progress, Route, check_labels, google_error, has_label, json_response, key2,
-    now, valid_name,
+    GceCall, GceState, Progress, Recorded, Route, check_labels, google_error, has_label,
+    json_response, key2, now, valid_name,
 };
 use crate::recording::{lock, query_param};
 
@@ -30,6 +30,8 @@ pub(super) struct SqlInstance {
     flags: Value,
     created: String,
     progress: Progress<Step>,
+    /// The name of the operation that set `progress` going.
+    pub(super) operation: String,
 }
 
 impl SqlInstance {
@@ -50,6 +52,7 @@ impl SqlInstance {
             flags: json!([]),
             created: now(),
             progress: Progress::default(),
+            operation: String::new(),
         }
     }
 
@@ -83,6 +86,11 @@ impl SqlInstance {
         instance
     }
 
+    /// The operation still moving this instance, if any.
+    pub(super) fn driving(&self) -> Option<&str> {
+        self.progress.busy().then_some(self.operation.as_str())
+    }
+
     /// Counts one read and moves on a step when due; `false` when the database is now gone.
     fn observe(&mut self, reads_per_step: usize) -> bool {
         match self.progress.observe(reads_per_step) {
@@ -99,6 +107,9 @@ impl SqlInstance {
 pub(super) fn route(method: &str, path: &[&str]) -> Option<Route> {
     let (call, project, name) = match (method, path) {
         ("GET", ["v1", "projects", project, "instances"]) => (GceCall::SqlList, project, ""),
+        ("GET", ["v1", "projects", project, "operations"]) => {
+            (GceCall::SqlOperationsList, project, "")
+        }
         ("POST", ["v1", "projects", project, "instances"]) => (GceCall::SqlInsert, project, ""),
         ("GET", ["v1", "projects", project, "instances", name]) => {
             (GceCall::SqlGet, project, *name)
@@ -126,6 +137,7 @@ impl GceState {
             GceCall::SqlList => self.list_databases(route, request),
             GceCall::SqlGet => self.get_database(route),
             GceCall::SqlPatch => self.patch_database(route, request),
+            GceCall::SqlOperationsList => self.sql_operations(route, request),
             _ => self.delete_database(route),
         }
     }
@@ -209,9 +221,10 @@ impl GceState {
             flags: settings["databaseFlags"].clone(),
             created: now(),
             progress: Progress::new([Step::State("RUNNABLE")]),
+            operation: String::new(),
         };
-        databases.insert(key, instance);
-        self.sql_operation(route, &name, "CREATE")
+        let instance = databases.entry(key).or_insert(instance);
+        self.sql_operation(route, instance, "CREATE")
     }
 
     fn list_databases(&self, route: &Route, request: &Request) -> ResponseTemplate {
@@ -292,7 +305,7 @@ impl GceState {
         if let Some(policy) = policy.filter(|policy| *policy != database.policy) {
             database.progress = Progress::new([Step::Policy(policy)]);
         }
-        self.sql_operation(route, &route.name, "UPDATE")
+        self.sql_operation(route, database, "UPDATE")
     }
 
     fn delete_database(&self, route: &Route) -> ResponseTemplate {
@@ -302,12 +315,18 @@ impl GceState {
         };
         database.state = "PENDING_DELETE";
         database.progress = Progress::new([Step::Gone]);
-        self.sql_operation(route, &route.name, "DELETE")
+        self.sql_operation(route, database, "DELETE")
     }
 
-    /// The `sql#operation` a change answers with.
-    fn sql_operation(&self, route: &Route, name: &str, kind: &str) -> ResponseTemplate {
+    /// The `sql#operation` a change answers with, recorded as the one driving `instance`.
+    fn sql_operation(
+        &self,
+        route: &Route,
+        instance: &mut SqlInstance,
+        kind: &str,
+    ) -> ResponseTemplate {
         let project = &route.project;
+        let name = &instance.name;
         let op = format!("{:032x}", self.next_id());
         let body = json!({
             "kind": "sql#operation",
@@ -321,7 +340,10 @@ impl GceState {
             "selfLink": format!("{}/v1/projects/{project}/operations/{op}", self.base),
             "targetProject": project,
         });
-        json_response(200, &body)
+        let answer = json_response(200, &body);
+        self.record(Recorded::new(true, project, "", name, body));
+        instance.operation = op;
+        answer
     }
 }
 
