@@ -97,12 +97,14 @@ where
                     let tenant = tenant_body(shared, req).await?;
                     let replaced = shared.registry.replace_tenant(&id, tenant).await?;
                     shared.sessions.invalidate_tenant(&id);
+                    shared.exchanges.invalidate_tenant(&id);
                     tracing::info!(tenant.id = %id, "tenant replaced");
                     Ok(json(StatusCode::OK, &replaced))
                 }
                 Method::DELETE => {
                     shared.registry.delete_tenant(&id).await?;
                     shared.sessions.invalidate_tenant(&id);
+                    shared.exchanges.invalidate_tenant(&id);
                     tracing::info!(tenant.id = %id, "tenant removed");
                     shared.metrics.set_tenants(shared.registry.hosts().len());
                     Ok(empty(StatusCode::NO_CONTENT))
