@@ -196,8 +196,7 @@ where
                 &serde_json::json!({ "events": events }),
             ))
         }
-        // Not yet: resources and audit, with the resources work; the portal itself, with the
-        // console work.
+        // Not yet: the portal's pages, with the console work.
         _ => Err(Problem::not_found(format!("no resource at {path}"))),
     }
 }

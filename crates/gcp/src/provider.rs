@@ -282,7 +282,7 @@ async fn send(
 }
 
 /// A `Retry-After` given in seconds. Not yet: the HTTP-date form, which Google does not send.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse().ok().map(Duration::from_secs)
 }

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use credless_exchange::Secret;
 use credless_resources::ResourceError;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
@@ -66,7 +65,7 @@ impl Caller<'_> {
             api = api.name(),
             "Google answered"
         );
-        let retry_after = retry_after(response.headers());
+        let retry_after = crate::provider::retry_after(response.headers());
         let bytes = response
             .bytes()
             .await
@@ -225,12 +224,6 @@ fn field_of(message: &str) -> &'static str {
     } else {
         "request"
     }
-}
-
-/// A `Retry-After` given in seconds. Not yet: the HTTP-date form, which Google does not send.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse().ok().map(Duration::from_secs)
 }
 
 fn truncate(message: String) -> String {
