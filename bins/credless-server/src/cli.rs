@@ -1,4 +1,4 @@
-//! The command line: `serve`, `tenant …` and `check-config`.
+//! The command line: `serve`, `dev`, `tenant …` and `check-config`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,11 +20,31 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the gateway (with no configuration file, defaults that need nothing else).
     Serve(ConfigArgs),
+    /// Run the gateway with local stand-ins for an IdP, an oauth2-proxy and three clouds, and
+    /// a demo tenant at `demo.localhost` (for trying Credless; never for real users).
+    Dev(DevArgs),
     /// Manage tenants in the configured store.
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Validate a configuration and exit 0, or 64 with the reason.
     CheckConfig(ConfigArgs),
+}
+
+/// `credless dev`.
+#[derive(Debug, Args)]
+pub(crate) struct DevArgs {
+    /// Address of the portal and API listener; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    /// Address of the operator listener; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub(crate) admin_listen: SocketAddr,
+    /// Where to keep the SQLite store; by default a temporary directory removed at exit.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Print one line of JSON on standard output when ready, instead of the text for people.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// Where the configuration comes from, and flags that win over it.

@@ -8,6 +8,7 @@
 )]
 
 mod cli;
+mod dev;
 mod tenant;
 
 use std::process::ExitCode;
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Dev(args) => dev::run(args).await,
         Command::CheckConfig(args) => {
             args.load()?;
             eprintln!("credless: configuration is valid");
@@ -121,7 +123,7 @@ async fn serve(args: ConfigArgs) -> Result<(), Failure> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -196,7 +196,9 @@ where
                 &serde_json::json!({ "events": events }),
             ))
         }
-        // Not yet: the portal's pages, with the console work.
+        _ if !path.starts_with("/api/") => {
+            crate::console::respond(&method, path, request.headers())
+        }
         _ => Err(Problem::not_found(format!("no resource at {path}"))),
     }
 }

@@ -362,11 +362,8 @@ impl Config {
                 "max_body_bytes and max_connections must be above zero",
             );
         }
-        if !self.store.url.starts_with("sqlite:") {
-            return fail(
-                "store.url",
-                "only sqlite:// stores are supported by this build",
-            );
+        if !credless_registry::is_supported_store_url(&self.store.url) {
+            return fail("store.url", "must be a `sqlite://` or `postgres://` URL");
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ mod app;
 mod audit;
 mod clouds;
 pub mod config;
+mod console;
 mod error;
 mod forward;
 mod metrics;
@@ -28,7 +29,7 @@ pub mod token;
 use std::path::Path;
 use std::sync::Arc;
 
-use credless_registry::{Policy, Registry, SqliteStore};
+use credless_registry::{Policy, Registry, open_store};
 
 pub use app::{Gateway, Listener};
 pub use config::{Config, Overrides};
@@ -51,14 +52,10 @@ pub async fn open(config: Config, data_dir: &Path) -> Result<(Gateway, TokenSour
 ///
 /// Fails when the store cannot be opened or read.
 pub async fn open_registry(config: &Config) -> Result<Registry, Error> {
-    let store = SqliteStore::open(&config.store.url)
-        .await
-        .map_err(Error::Store)?;
+    let store = open_store(&config.store.url).await.map_err(Error::Store)?;
     let policy = Policy {
         public_base_domain: config.server.public_base_domain.clone(),
         allow_insecure_upstreams: config.server.allow_insecure_upstreams,
     };
-    Registry::open(Arc::new(store), policy)
-        .await
-        .map_err(Error::Store)
+    Registry::open(store, policy).await.map_err(Error::Store)
 }

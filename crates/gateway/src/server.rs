@@ -14,6 +14,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use credless_registry::{ChangeFeed, Changes};
+
 use crate::app::{Gateway, Listener};
 use crate::error::Error;
 
@@ -177,27 +179,64 @@ async fn accept_loop(
     while connections.join_next().await.is_some() {}
 }
 
-/// Picks up changes other processes made to the store, such as `credless tenant add`.
+/// Picks up changes other processes made to the store, such as `credless tenant add` or
+/// another replica's operator API: at once when the store pushes a change, and every
+/// [`REFRESH_INTERVAL`] regardless, in case a push was lost. Sessions and credentials cached
+/// for a tenant or account that was removed or replaced elsewhere are dropped here too.
 async fn refresh_loop(gateway: Gateway, mut stop: watch::Receiver<bool>) {
     let mut ticks = tokio::time::interval(REFRESH_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut feed = gateway.registry().change_feed();
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
+            () = next_change(&mut feed) => {}
             _ = stop.changed() => return,
         }
-        match gateway.registry().refresh_if_changed().await {
-            Ok(true) => {
-                tracing::info!("store changed elsewhere; tenant index reloaded");
+        match gateway.registry().refresh().await {
+            Ok(Some(changes)) => {
+                tracing::info!(
+                    changed.tenants = changes.tenants.len(),
+                    changed.accounts = changes.accounts.len(),
+                    "store changed elsewhere; tenant index reloaded"
+                );
+                forget(&gateway, &changes);
                 gateway
                     .shared
                     .metrics
                     .set_tenants(gateway.registry().hosts().len());
             }
-            Ok(false) => {}
+            Ok(None) => {}
             Err(error) => {
                 tracing::debug!(error = %crate::problem::DisplayChain(&error), "refresh failed");
             }
         }
+    }
+}
+
+/// Waits for the store's next push; never returns when it has no feed (or it ended).
+async fn next_change(feed: &mut Option<ChangeFeed>) {
+    match feed {
+        Some(changes) => {
+            if changes.changed().await.is_err() {
+                *feed = None;
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Drops what this replica cached about tenants and accounts changed elsewhere, as the
+/// operator API does for its own changes.
+fn forget(gateway: &Gateway, changes: &Changes) {
+    let shared = &gateway.shared;
+    for tenant in &changes.tenants {
+        shared.sessions.invalidate_tenant(tenant);
+        shared.exchanges.invalidate_tenant(tenant);
+        tracing::info!(tenant.id = %tenant, "tenant changed elsewhere; its sessions dropped");
+    }
+    for (tenant, account) in &changes.accounts {
+        shared.exchanges.invalidate_account(tenant, account);
     }
 }

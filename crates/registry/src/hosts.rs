@@ -52,6 +52,11 @@ impl HostIndex {
         index
     }
 
+    /// Every indexed tenant, in no particular order.
+    pub fn tenants(&self) -> impl Iterator<Item = &Arc<Tenant>> {
+        self.by_id.values()
+    }
+
     /// The tenant a raw `Host` header value names, if any.
     ///
     /// The value is lower-cased and loses its port and one trailing dot; anything that is not

@@ -5,11 +5,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::SystemTime;
 
 use crate::audit::{AuditEvent, MAX_AUDIT_LIMIT};
+use crate::changes::{self, AccountMap, Changes};
 use crate::error::{RegistryError, Result};
 use crate::hosts::HostIndex;
 use crate::idempotency::{IdempotencyClaim, validate_idempotency_key};
 use crate::model::{Account, Tenant};
-use crate::store::{Put, Store};
+use crate::store::{ChangeFeed, Put, Store};
 use crate::validate::Policy;
 
 /// Tenants and accounts as the gateway uses them.
@@ -28,8 +29,15 @@ struct Inner {
     policy: Policy,
     index: RwLock<Arc<HostIndex>>,
     /// Held across a write and its index update, so that this process's updates land in the
-    /// order of its writes. Holds the store revision the index was last loaded at.
-    loaded_revision: tokio::sync::Mutex<u64>,
+    /// order of its writes. Holds what the index was last loaded from.
+    loaded: tokio::sync::Mutex<Loaded>,
+}
+
+/// The store as of the last load.
+struct Loaded {
+    revision: u64,
+    /// Every account, to tell which ones another process replaced or removed.
+    accounts: AccountMap,
 }
 
 impl Registry {
@@ -41,6 +49,7 @@ impl Registry {
         policy.validate()?;
         let revision = store.revision().await?;
         let index = HostIndex::new(store.tenants().await?, &policy);
+        let accounts = changes::account_map(store.all_accounts().await?);
         tracing::info!(
             tenants = index.len(),
             revision,
@@ -50,7 +59,7 @@ impl Registry {
             store,
             policy,
             index: RwLock::new(Arc::new(index)),
-            loaded_revision: tokio::sync::Mutex::new(revision),
+            loaded: tokio::sync::Mutex::new(Loaded { revision, accounts }),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -87,7 +96,7 @@ impl Registry {
     /// Fails with `Invalid`, `Conflict` (id or hostname taken) or `Unavailable`.
     pub async fn create_tenant(&self, mut tenant: Tenant) -> Result<Tenant> {
         tenant.normalize_and_validate(&self.inner.policy)?;
-        let _writing = self.inner.loaded_revision.lock().await;
+        let _writing = self.inner.loaded.lock().await;
         self.inner.store.create_tenant(&tenant).await?;
         self.update_index(|index| index.with(tenant.clone()));
         tracing::info!(tenant.id = %tenant.id, "Created tenant");
@@ -108,7 +117,7 @@ impl Registry {
             ));
         }
         tenant.normalize_and_validate(&self.inner.policy)?;
-        let _writing = self.inner.loaded_revision.lock().await;
+        let _writing = self.inner.loaded.lock().await;
         self.inner.store.replace_tenant(&tenant).await?;
         self.update_index(|index| index.with(tenant.clone()));
         tracing::info!(tenant.id = %tenant.id, "Replaced tenant");
@@ -118,7 +127,7 @@ impl Registry {
     /// Deletes a tenant and its accounts; its hostnames stop resolving at once in this
     /// process. Fails with `NotFound` or `Unavailable`.
     pub async fn delete_tenant(&self, id: &str) -> Result<()> {
-        let _writing = self.inner.loaded_revision.lock().await;
+        let _writing = self.inner.loaded.lock().await;
         self.inner.store.delete_tenant(id).await?;
         self.update_index(|index| index.without(id));
         tracing::info!(tenant.id = %id, "Deleted tenant");
@@ -278,29 +287,52 @@ impl Registry {
         self.ping().await.is_ok()
     }
 
+    /// Wake-ups when another process may have written, when the store can push them.
+    ///
+    /// Wait on it between calls to [`Registry::refresh`], and still refresh now and then
+    /// without it: a feed may lose wake-ups while the store is unreachable.
+    pub fn change_feed(&self) -> Option<ChangeFeed> {
+        self.inner.store.changes()
+    }
+
     /// Reloads the host index when the store's revision moved since the last load; returns
     /// whether it reloaded. Call it periodically to see other processes' writes.
     ///
     /// This process's own writes also move the revision, so the first call after them
     /// reloads once more. On failure the current index stays in use.
     pub async fn refresh_if_changed(&self) -> Result<bool> {
-        let mut loaded = self.inner.loaded_revision.lock().await;
+        Ok(self.refresh().await?.is_some())
+    }
+
+    /// [`Registry::refresh_if_changed`] that also tells which tenants and accounts were
+    /// removed or replaced since the last load, so that the caller can drop what it cached
+    /// about them; `None` when the revision has not moved.
+    ///
+    /// Changes this process made itself are already in the index, so they are not listed
+    /// again unless another process changed the same things meanwhile.
+    pub async fn refresh(&self) -> Result<Option<Changes>> {
+        let mut loaded = self.inner.loaded.lock().await;
         let revision = self.inner.store.revision().await?;
-        if revision == *loaded {
-            return Ok(false);
+        if revision == loaded.revision {
+            return Ok(None);
         }
-        let index = HostIndex::new(self.inner.store.tenants().await?, &self.inner.policy);
+        let store = &self.inner.store;
+        let index = HostIndex::new(store.tenants().await?, &self.inner.policy);
+        let accounts = changes::account_map(store.all_accounts().await?);
+        let changed = changes::between(&self.hosts(), &index, &loaded.accounts, &accounts);
         tracing::debug!(
             tenants = index.len(),
             revision,
+            changed.tenants = changed.tenants.len(),
+            changed.accounts = changed.accounts.len(),
             "Reloaded the tenant registry"
         );
         self.update_index(|_| index);
-        *loaded = revision;
-        Ok(true)
+        *loaded = Loaded { revision, accounts };
+        Ok(Some(changed))
     }
 
-    /// Swaps in a changed index. Callers hold `loaded_revision`, so no other update can
+    /// Swaps in a changed index. Callers hold `loaded`, so no other update can
     /// slip in between reading the current index and swapping; readers never wait on `change`.
     fn update_index(&self, change: impl FnOnce(&HostIndex) -> HostIndex) {
         let next = Arc::new(change(&self.hosts()));

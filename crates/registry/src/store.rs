@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use tokio::sync::watch;
 
 use crate::audit::AuditEvent;
 use crate::error::Result;
@@ -17,6 +18,12 @@ pub enum Put {
     /// An account with this id was replaced (HTTP 200).
     Replaced,
 }
+
+/// Wake-ups from a store that other processes may change: the value is a counter that moves
+/// whenever the store may have changed, or may have missed telling so (after a reconnection).
+///
+/// It carries no detail: on a change, compare [`Store::revision`] and reload.
+pub type ChangeFeed = watch::Receiver<u64>;
 
 /// Durable storage of tenants, their hostnames and their accounts.
 ///
@@ -71,6 +78,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// Checks that the store answers, for readiness probes.
     async fn ping(&self) -> Result<()>;
+
+    /// Wake-ups when another process writes, for backends that can push them.
+    ///
+    /// `None` (the default) means the caller must poll [`Store::revision`]. Even with a
+    /// feed, keep polling now and then: a feed may lose wake-ups while disconnected.
+    fn changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// Every account of every tenant as `(tenant id, account)`, sorted by tenant then id.
+    ///
+    /// The default lists each tenant's accounts in turn; a tenant removed meanwhile is
+    /// skipped. Backends with a cheaper way override it.
+    async fn all_accounts(&self) -> Result<Vec<(String, Account)>> {
+        let mut all = Vec::new();
+        for tenant in self.tenants().await? {
+            match self.accounts(&tenant.id).await {
+                Ok(accounts) => {
+                    all.extend(
+                        accounts
+                            .into_iter()
+                            .map(|account| (tenant.id.clone(), account)),
+                    );
+                }
+                Err(crate::RegistryError::NotFound { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(all)
+    }
 
     /// Appends an event to the audit log of `event.tenant`, in one transaction.
     ///

@@ -212,6 +212,41 @@ async fn a_second_process_sees_changes_after_refreshing() {
 }
 
 #[tokio::test]
+async fn a_refresh_names_what_another_process_replaced_or_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+    let (server, cli) = (open(&url).await, open(&url).await);
+    let prod = |region: &str| -> Account {
+        serde_json::from_value(serde_json::json!({"id": "prod", "provider": "aws",
+            "region": region, "role_arn": "arn:aws:iam::123456789012:role/credless"}))
+        .unwrap()
+    };
+    cli.create_tenant(tenant("acme", &[])).await.unwrap();
+    cli.create_tenant(tenant("zeta", &[])).await.unwrap();
+    cli.put_account("acme", "prod", prod("us-east-1"))
+        .await
+        .unwrap();
+    let added = server.refresh().await.unwrap().unwrap();
+    assert!(added.is_empty(), "additions replace nothing: {added:?}");
+    assert_eq!(server.refresh().await.unwrap(), None, "already up to date");
+
+    cli.put_account("acme", "prod", prod("eu-west-1"))
+        .await
+        .unwrap();
+    cli.replace_tenant("zeta", tenant("zeta", &["z.example"]))
+        .await
+        .unwrap();
+    let changed = server.refresh().await.unwrap().unwrap();
+    assert_eq!(changed.tenants, ["zeta"]);
+    assert_eq!(changed.accounts, [("acme".to_owned(), "prod".to_owned())]);
+
+    cli.delete_tenant("acme").await.unwrap();
+    let removed = server.refresh().await.unwrap().unwrap();
+    assert_eq!(removed.tenants, ["acme"]);
+    assert_eq!(removed.accounts, [("acme".to_owned(), "prod".to_owned())]);
+}
+
+#[tokio::test]
 async fn readiness_follows_the_store() {
     let store = Arc::new(SqliteStore::open("sqlite::memory:").await.unwrap());
     let registry = Registry::open(store.clone(), policy()).await.unwrap();

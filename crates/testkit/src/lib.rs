@@ -20,8 +20,10 @@
 //! every login is approved. Never use this crate in production.
 
 pub mod arm;
+mod aws_query;
 pub mod aws_sts;
 mod cookies;
+pub mod ec2;
 pub mod entra;
 pub mod gce;
 pub mod gcp;
@@ -30,8 +32,11 @@ mod keys;
 pub mod moto;
 mod oauth2_proxy;
 mod oidc;
+pub mod rds;
 mod recording;
+pub mod tcp_relay;
 
+pub use aws_query::AwsFailure;
 pub use jwt::{PublicKeyBytes, TokenKey, TokenOptions};
 pub use oauth2_proxy::{OAuth2Proxy, ProxyMode, ProxyOptions};
 pub use oidc::{OidcProvider, Redeemed, UNPUBLISHED_KID};

@@ -1,6 +1,7 @@
 //! A fake OpenID Connect provider served over HTTP.
 
 mod endpoints;
+mod sign_in;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -34,7 +35,9 @@ const TOKEN_PATH: &str = "/token";
 /// It serves `/.well-known/openid-configuration`, a JWKS at `/jwks` with one current RSA key
 /// (RS256) and one EC key (ES256), `GET /authorize` that approves everyone as the user set by
 /// [`set_next_user`](Self::set_next_user), and `POST /token` that redeems those codes (without
-/// checking client credentials). Cloning gives another handle on the same provider; the server
+/// checking client credentials). With [`set_sign_in_page`](Self::set_sign_in_page) on,
+/// `GET /authorize` shows a browser an HTML sign-in page for that user instead, and the form's
+/// `POST /authorize` approves the login. Cloning gives another handle on the same provider; the server
 /// stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct OidcProvider {
@@ -78,6 +81,7 @@ impl OidcProvider {
             jwks_requests: AtomicUsize::new(0),
             discovery_requests: AtomicUsize::new(0),
             jwks_failing: AtomicBool::new(false),
+            sign_in_page: AtomicBool::new(false),
             jwks_delay: Mutex::new(Duration::ZERO),
             next_user: Mutex::new(User::demo()),
             grants: Mutex::new(HashMap::new()),
@@ -203,6 +207,13 @@ impl OidcProvider {
         *lock(&self.state.next_user) = user;
     }
 
+    /// While `true`, `GET /authorize` answers with an HTML sign-in page naming the next user and
+    /// a `Sign in` button, whose form posts to `/authorize` to approve; while `false` (the
+    /// default) it approves at once.
+    pub fn set_sign_in_page(&self, on: bool) {
+        self.state.sign_in_page.store(on, Ordering::SeqCst);
+    }
+
     /// Redeems an authorization code once, as the token endpoint does; `None` for an unknown
     /// or already used code.
     pub fn redeem_code(&self, code: &str) -> Option<Redeemed> {
@@ -226,6 +237,7 @@ struct ProviderState {
     jwks_requests: AtomicUsize,
     discovery_requests: AtomicUsize,
     jwks_failing: AtomicBool,
+    sign_in_page: AtomicBool,
     jwks_delay: Mutex<Duration>,
     next_user: Mutex<User>,
     grants: Mutex<HashMap<String, Grant>>,

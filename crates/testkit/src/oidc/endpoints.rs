@@ -8,12 +8,13 @@ use serde_json::{Value, json};
 use url::Url;
 use wiremock::{Request, Respond, ResponseTemplate};
 
+use super::sign_in;
 use super::{
     AUTHORIZE_PATH, DISCOVERY_PATH, Grant, ID_TOKEN_LIFETIME_SECS, JWKS_PATH, ProviderState,
     TOKEN_PATH,
 };
 use crate::keys::random_token;
-use crate::recording::{lock, query_param};
+use crate::recording::lock;
 
 impl ProviderState {
     pub(super) fn discovery(&self) -> Value {
@@ -36,34 +37,71 @@ impl ProviderState {
         })
     }
 
-    /// Approves the login as the next user and redirects back with a code.
-    pub(super) fn authorize(&self, request: &Request) -> ResponseTemplate {
-        let client_id = query_param(request, "client_id").unwrap_or_default();
-        let response_type = query_param(request, "response_type");
-        let redirect_uri =
-            query_param(request, "redirect_uri").and_then(|uri| Url::parse(&uri).ok());
-        let (Some(mut redirect_uri), false, Some("code")) =
-            (redirect_uri, client_id.is_empty(), response_type.as_deref())
-        else {
+    /// Approves the login as the next user and redirects back with a code; `params` are the
+    /// authorize request's query (or, from the sign-in page, its form).
+    pub(super) fn authorize(&self, params: &HashMap<String, String>) -> ResponseTemplate {
+        let Some(request) = AuthorizeRequest::from_params(params) else {
             return oauth_error(400, "invalid_request");
         };
+        let AuthorizeRequest {
+            client_id,
+            mut redirect_uri,
+            state,
+            nonce,
+        } = request;
 
         let code = random_token(24);
         let grant = Grant {
             user: lock(&self.next_user).clone(),
             client_id,
-            nonce: query_param(request, "nonce"),
+            nonce,
         };
         lock(&self.grants).insert(code.clone(), grant);
 
         {
             let mut query = redirect_uri.query_pairs_mut();
             query.append_pair("code", &code);
-            if let Some(state) = query_param(request, "state") {
+            if let Some(state) = state {
                 query.append_pair("state", &state);
             }
         }
         ResponseTemplate::new(302).insert_header("location", redirect_uri.as_str())
+    }
+
+    /// The sign-in page for a valid authorize request, else the same error as approving.
+    fn sign_in(&self, params: &HashMap<String, String>) -> ResponseTemplate {
+        if AuthorizeRequest::from_params(params).is_none() {
+            return oauth_error(400, "invalid_request");
+        }
+        let user = lock(&self.next_user).clone();
+        ResponseTemplate::new(200)
+            .insert_header("cache-control", "no-store")
+            .set_body_raw(sign_in::page(&user, params), "text/html; charset=utf-8")
+    }
+}
+
+/// The parts of an authorization request the provider uses.
+struct AuthorizeRequest {
+    client_id: String,
+    redirect_uri: Url,
+    state: Option<String>,
+    nonce: Option<String>,
+}
+
+impl AuthorizeRequest {
+    /// A code-flow request with a client id and an absolute redirect URI, else `None`.
+    fn from_params(params: &HashMap<String, String>) -> Option<Self> {
+        let client_id = params.get("client_id").filter(|id| !id.is_empty())?.clone();
+        if params.get("response_type").map(String::as_str) != Some("code") {
+            return None;
+        }
+        let redirect_uri = Url::parse(params.get("redirect_uri")?).ok()?;
+        Some(Self {
+            client_id,
+            redirect_uri,
+            state: params.get("state").cloned(),
+            nonce: params.get("nonce").cloned(),
+        })
     }
 }
 
@@ -90,7 +128,15 @@ impl Respond for ProviderResponder {
                 };
                 response.set_delay(delay)
             }
-            ("GET", AUTHORIZE_PATH) => state.authorize(request),
+            ("GET", AUTHORIZE_PATH) => {
+                let params = query_params(request);
+                if state.sign_in_page.load(Ordering::SeqCst) {
+                    state.sign_in(&params)
+                } else {
+                    state.authorize(&params)
+                }
+            }
+            ("POST", AUTHORIZE_PATH) => state.authorize(&form_params(request)),
             ("POST", TOKEN_PATH) => self.token(request),
             _ => ResponseTemplate::new(404),
         }
@@ -100,9 +146,7 @@ impl Respond for ProviderResponder {
 impl ProviderResponder {
     /// The token endpoint: redeems an authorization code sent as a form body.
     fn token(&self, request: &Request) -> ResponseTemplate {
-        let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect();
+        let form = form_params(request);
         if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
             return oauth_error(400, "unsupported_grant_type");
         }
@@ -120,6 +164,28 @@ impl ProviderResponder {
                 "id_token": redeemed.id_token,
             }))
     }
+}
+
+/// The query parameters, the first value of each.
+fn query_params(request: &Request) -> HashMap<String, String> {
+    first_values(request.url.query_pairs())
+}
+
+/// The `application/x-www-form-urlencoded` body's fields, the first value of each.
+fn form_params(request: &Request) -> HashMap<String, String> {
+    first_values(url::form_urlencoded::parse(&request.body))
+}
+
+fn first_values<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> HashMap<String, String> {
+    let mut values = HashMap::new();
+    for (key, value) in pairs {
+        values
+            .entry(key.into_owned())
+            .or_insert_with(|| value.into_owned());
+    }
+    values
 }
 
 fn oauth_error(status: u16, error: &str) -> ResponseTemplate {
