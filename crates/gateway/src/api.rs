@@ -138,7 +138,7 @@ where
 
 async fn dispatch<B>(
     shared: &Shared,
-    request: Request<B>,
+    mut request: Request<B>,
     tenant: &Tenant,
     identity: &Identity,
     request_id: &str,
@@ -148,9 +148,9 @@ where
     B::Error: Into<BoxError>,
 {
     let target = request
-        .extensions()
-        .get::<Target>()
-        .map_or("/".to_owned(), |t| t.0.clone());
+        .extensions_mut()
+        .remove::<Target>()
+        .map_or_else(|| "/".to_owned(), |t| t.0);
     let path = target.split('?').next().unwrap_or("/");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
@@ -165,20 +165,25 @@ where
             if method != Method::GET {
                 return Err(Problem::method_not_allowed("GET"));
             }
-            accounts::list(shared, tenant, identity).await
+            Box::pin(accounts::list(shared, tenant, identity)).await
         }
         ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() => {
-            let limits = &shared.config.limits;
-            let (parts, body) = request.into_parts();
-            let body = read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
-            let query = target.split_once('?').map(|(_, q)| q);
-            let audit = Audit {
-                shared,
-                tenant,
-                identity,
-                request_id,
-            };
-            accounts::one(&audit, &method, id, rest, query, &parts.headers, body).await
+            // Boxed, like the other routes that wait on the store or a cloud, so that the
+            // future of a warm `/api/v1/me` stays small.
+            Box::pin(async {
+                let limits = &shared.config.limits;
+                let (parts, body) = request.into_parts();
+                let body = read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
+                let query = target.split_once('?').map(|(_, q)| q);
+                let audit = Audit {
+                    shared,
+                    tenant,
+                    identity,
+                    request_id,
+                };
+                accounts::one(&audit, &method, id, rest, query, &parts.headers, body).await
+            })
+            .await
         }
         ["api", "v1", "audit"] => {
             if method != Method::GET {
@@ -190,7 +195,7 @@ where
                 ));
             }
             let limit = audit_limit(target.split_once('?').map(|(_, q)| q))?;
-            let events = shared.registry.audit(&tenant.id, limit).await?;
+            let events = Box::pin(shared.registry.audit(&tenant.id, limit)).await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({ "events": events }),

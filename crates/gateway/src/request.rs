@@ -28,11 +28,19 @@ pub fn new_request_id() -> String {
         let _ = aws_lc_rs::rand::fill(&mut bytes);
         u64::from_le_bytes(bytes)
     });
-    format!(
-        "{prefix:016x}{:016x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut id = String::with_capacity(32);
+    for value in [*prefix, counter] {
+        for shift in (0..16).rev() {
+            id.push(char::from(
+                HEX_DIGITS[((value >> (shift * 4)) & 0xf) as usize],
+            ));
+        }
+    }
+    id
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Refuses a header block (request line included) larger than `limit` bytes.
 pub fn check_header_size(parts: &Parts, limit: usize) -> Result<(), Problem> {
@@ -145,6 +153,15 @@ fn host_only(authority: &str) -> String {
 pub fn normalize_path(raw: &str) -> Result<String, Problem> {
     if !raw.starts_with('/') {
         return Err(Problem::invalid("the request path must start with `/`"));
+    }
+    // The common case, a path with no dot, escape, backslash, control character or empty
+    // segment, is already normal.
+    let plain = !raw.contains("//")
+        && !raw
+            .bytes()
+            .any(|b| matches!(b, b'.' | b'%' | b'\\') || b.is_ascii_control());
+    if plain {
+        return Ok(raw.to_owned());
     }
     let lower = raw.to_ascii_lowercase();
     if ["%2f", "%5c", "%00"].iter().any(|bad| lower.contains(bad))

@@ -3,13 +3,40 @@
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
-/// The `Cookie` header to send to a tenant's proxy: only the cookies named `cookie_name` or
+/// The tenant's own session cookies in a request: only those named `cookie_name` or
 /// `<cookie_name>_<n>` (oauth2-proxy's split sessions), from every `Cookie` header, in the
-/// order the browser sent them. `None` when the request carries none of them.
+/// order the browser sent them.
 ///
 /// Cookies with an empty value (a cleared session) are left out; `Cookie` headers that are
-/// not visible ASCII are skipped.
-pub(crate) fn tenant_cookies(cookie_name: &str, headers: &HeaderMap) -> Option<HeaderValue> {
+/// not visible ASCII are skipped. The pairs borrow from the request, so that a warm session is
+/// recognised without copying them; [`TenantCookies::header_value`] builds the line sent to
+/// the proxy only when it is asked.
+pub(crate) struct TenantCookies<'a> {
+    pairs: Vec<&'a str>,
+}
+
+impl TenantCookies<'_> {
+    /// The `name=value` pairs, in request order.
+    pub(crate) fn pairs(&self) -> &[&str] {
+        &self.pairs
+    }
+
+    /// The `Cookie` header to send to the tenant's proxy: the pairs joined by `; `.
+    pub(crate) fn header_value(&self) -> Option<HeaderValue> {
+        // Each pair came from a valid header value, so the joined line is one too.
+        match self.pairs.as_slice() {
+            [] => None,
+            [one] => HeaderValue::from_str(one).ok(),
+            _ => HeaderValue::from_str(&self.pairs.join("; ")).ok(),
+        }
+    }
+}
+
+/// The tenant's cookies in `headers`; `None` when the request carries none of them.
+pub(crate) fn tenant_cookies<'a>(
+    cookie_name: &str,
+    headers: &'a HeaderMap,
+) -> Option<TenantCookies<'a>> {
     let pairs: Vec<&str> = headers
         .get_all(COOKIE)
         .iter()
@@ -22,11 +49,7 @@ pub(crate) fn tenant_cookies(cookie_name: &str, headers: &HeaderMap) -> Option<H
             })
         })
         .collect();
-    if pairs.is_empty() {
-        return None;
-    }
-    // Each pair came from a valid header value, so the joined line is one too.
-    HeaderValue::from_str(&pairs.join("; ")).ok()
+    (!pairs.is_empty()).then_some(TenantCookies { pairs })
 }
 
 /// Whether `name` is `cookie_name` or `<cookie_name>_<digits>`.
@@ -60,7 +83,10 @@ mod tests {
             "_oauth2_proxy_1=part1;other_oauth2_proxy=y; _oauth2_proxy_=z; _oauth2_proxy_1a=w",
         ]);
 
-        let kept = tenant_cookies("_oauth2_proxy", &request).unwrap();
+        let kept = tenant_cookies("_oauth2_proxy", &request)
+            .unwrap()
+            .header_value()
+            .unwrap();
 
         assert_eq!(kept, "_oauth2_proxy_0=part0; _oauth2_proxy_1=part1");
     }
@@ -69,7 +95,10 @@ mod tests {
     fn the_plain_cookie_is_kept_with_its_value_intact() {
         let request = headers(&["_oauth2_proxy=abc==|123|sig="]);
 
-        let kept = tenant_cookies("_oauth2_proxy", &request).unwrap();
+        let kept = tenant_cookies("_oauth2_proxy", &request)
+            .unwrap()
+            .header_value()
+            .unwrap();
 
         assert_eq!(kept, "_oauth2_proxy=abc==|123|sig=");
     }

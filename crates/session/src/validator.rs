@@ -10,9 +10,10 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use moka::Expiry;
 use tracing::Instrument;
 
+use crate::cookies::{self, TenantCookies};
 use crate::jwks::KeyStore;
 use crate::outbound::{self, OutboundOptions, check_upstream, is_refused_address};
-use crate::{IdToken, Identity, ProxyFailure, SessionError, cookies, token};
+use crate::{IdToken, Identity, ProxyFailure, SessionError, token};
 
 /// How sessions are validated and cached.
 #[derive(Debug, Clone)]
@@ -119,10 +120,10 @@ impl SessionValidator {
         tenant: &Tenant,
         headers: &HeaderMap,
     ) -> Result<Validated, SessionError> {
-        let Some(cookie) = cookies::tenant_cookies(&tenant.cookie_name, headers) else {
+        let Some(cookies) = cookies::tenant_cookies(&tenant.cookie_name, headers) else {
             return Err(SessionError::NoSession);
         };
-        let key = session_key(tenant, &cookie);
+        let key = session_key(tenant, &cookies);
         // The common case, a warm session, needs no initialisation future.
         if let Some(identity) = self.inner.sessions.get(&key).await {
             return Ok(Validated {
@@ -130,6 +131,7 @@ impl SessionValidator {
                 set_cookie: Vec::new(),
             });
         }
+        let cookie = cookies.header_value().ok_or(SessionError::NoSession)?;
         let refreshed = Mutex::new(Vec::new());
 
         let identity = self
@@ -159,10 +161,10 @@ impl SessionValidator {
     /// Forgets the cached session the request `headers` carry (for a sign-out through
     /// Credless), so that the next request asks the proxy again.
     pub async fn invalidate_session(&self, tenant: &Tenant, headers: &HeaderMap) {
-        if let Some(cookie) = cookies::tenant_cookies(&tenant.cookie_name, headers) {
+        if let Some(cookies) = cookies::tenant_cookies(&tenant.cookie_name, headers) {
             self.inner
                 .sessions
-                .invalidate(&session_key(tenant, &cookie))
+                .invalidate(&session_key(tenant, &cookies))
                 .await;
         }
     }
@@ -330,11 +332,14 @@ fn proxy_failure(error: reqwest::Error) -> SessionError {
     SessionError::proxy(kind, Some(error))
 }
 
-fn session_key(tenant: &Tenant, cookie: &HeaderValue) -> SessionKey {
-    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+/// SHA-256 over the tenant settings that shape the answer and the cookie line its proxy
+/// would get, each field length-prefixed, in one call: the per-call cost of the digest API
+/// outweighs these few hundred bytes.
+fn session_key(tenant: &Tenant, cookies: &TenantCookies<'_>) -> SessionKey {
+    let mut input = Vec::with_capacity(256);
     let mut field = |bytes: &[u8]| {
-        digest.update(&(bytes.len() as u64).to_be_bytes());
-        digest.update(bytes);
+        input.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        input.extend_from_slice(bytes);
     };
     field(tenant.proxy_url.as_bytes());
     field(tenant.oidc.issuer.as_bytes());
@@ -343,10 +348,20 @@ fn session_key(tenant: &Tenant, cookie: &HeaderValue) -> SessionKey {
         field(audience.as_bytes());
     }
     field(tenant.cookie_name.as_bytes());
-    field(cookie.as_bytes());
+    // The cookie line as sent (`a=1; b=2`), written pair by pair without building it.
+    let pairs = cookies.pairs();
+    let line_len =
+        pairs.iter().map(|pair| pair.len()).sum::<usize>() + 2 * pairs.len().saturating_sub(1);
+    input.extend_from_slice(&(line_len as u64).to_be_bytes());
+    for (index, pair) in pairs.iter().enumerate() {
+        if index > 0 {
+            input.extend_from_slice(b"; ");
+        }
+        input.extend_from_slice(pair.as_bytes());
+    }
 
     let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(digest.finish().as_ref());
+    bytes.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input).as_ref());
     SessionKey {
         tenant: tenant.id.clone(),
         digest: bytes,

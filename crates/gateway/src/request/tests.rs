@@ -123,3 +123,20 @@ fn forwarded_for_is_believed_only_from_trusted_proxies() {
     );
     assert_eq!(client_addr(proxy, &headers, &[]).to_string(), "10.0.0.2");
 }
+
+#[test]
+fn request_ids_are_32_lowercase_hex_digits_and_unique() {
+    let first = new_request_id();
+    let second = new_request_id();
+
+    for id in [&first, &second] {
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{id}"
+        );
+    }
+    assert_ne!(first, second);
+    assert_eq!(first[..16], second[..16], "one prefix per process");
+}
