@@ -21,6 +21,7 @@ pub mod model;
 mod open;
 pub mod postgres;
 pub mod registry;
+mod rows;
 pub mod sqlite;
 pub mod store;
 pub mod validate;

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::audit::AuditEvent;
 use crate::error::{RegistryError, Result};
 use crate::idempotency::IdempotencyClaim;
 use crate::model::{Account, Tenant};
+use crate::rows::{KeyScope, decode};
 use crate::store::{ChangeFeed, Put, Store};
 
 mod listen;
@@ -228,11 +228,7 @@ impl Store for PostgresStore {
         fingerprint: &str,
         now: SystemTime,
     ) -> Result<IdempotencyClaim> {
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         with_retries(|| records::claim_idempotency(self.pool(), &scope, fingerprint, now)).await
     }
 
@@ -244,11 +240,7 @@ impl Store for PostgresStore {
         status: u16,
         response: &serde_json::Value,
     ) -> Result<()> {
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         records::complete_idempotency(self.pool(), &scope, status, response).await
     }
 
@@ -258,11 +250,7 @@ impl Store for PostgresStore {
         account_id: &str,
         key: &str,
     ) -> Result<()> {
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         records::abandon_idempotency(self.pool(), &scope).await
     }
 }
@@ -299,20 +287,6 @@ fn location(options: &PgConnectOptions) -> String {
     format!("{}:{}/{}", options.get_host(), options.get_port(), database)
 }
 
-fn encode(document: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(document).map_err(RegistryError::unavailable)
-}
-
-fn decode<T: DeserializeOwned>(kind: &'static str, id: &str, document: &str) -> Result<T> {
-    serde_json::from_str(document).map_err(|source| {
-        RegistryError::unavailable(DecodeError {
-            kind,
-            id: id.to_owned(),
-            source,
-        })
-    })
-}
-
 fn unavailable(err: sqlx::Error) -> RegistryError {
     RegistryError::unavailable(err)
 }
@@ -323,15 +297,6 @@ fn unavailable(err: sqlx::Error) -> RegistryError {
 struct OpenError {
     location: String,
     source: sqlx::Error,
-}
-
-/// A stored document no longer matches the model.
-#[derive(Debug, thiserror::Error)]
-#[error("stored {kind} `{id}` cannot be decoded")]
-struct DecodeError {
-    kind: &'static str,
-    id: String,
-    source: serde_json::Error,
 }
 
 #[cfg(test)]

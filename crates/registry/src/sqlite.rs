@@ -4,7 +4,6 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -14,6 +13,7 @@ use crate::audit::AuditEvent;
 use crate::error::{RegistryError, Result};
 use crate::idempotency::IdempotencyClaim;
 use crate::model::{Account, Tenant};
+use crate::rows::{self, KeyScope, decode, encode};
 use crate::store::{Put, Store};
 
 mod records;
@@ -310,11 +310,7 @@ impl Store for SqliteStore {
         now: SystemTime,
     ) -> Result<IdempotencyClaim> {
         let mut tx = self.begin_write().await?;
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         let claim = records::claim_idempotency(&mut tx, &scope, fingerprint, now).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(claim)
@@ -328,11 +324,7 @@ impl Store for SqliteStore {
         status: u16,
         response: &serde_json::Value,
     ) -> Result<()> {
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         records::complete_idempotency(&self.pool, &scope, status, response).await
     }
 
@@ -342,11 +334,7 @@ impl Store for SqliteStore {
         account_id: &str,
         key: &str,
     ) -> Result<()> {
-        let scope = records::KeyScope {
-            tenant_id,
-            account_id,
-            key,
-        };
+        let scope = KeyScope::new(tenant_id, account_id, key);
         records::abandon_idempotency(&self.pool, &scope).await
     }
 }
@@ -411,16 +399,10 @@ async fn migrate(pool: &SqlitePool) -> Result<i64> {
             .fetch_one(&mut *tx)
             .await
             .map_err(unavailable)?;
-    let supported = i64::try_from(MIGRATIONS.len()).map_err(RegistryError::unavailable)?;
-    if found > supported {
-        return Err(RegistryError::UnsupportedSchema { found, supported });
-    }
+    let (supported, pending) = rows::pending_migrations(MIGRATIONS, found)?;
 
-    for (version, sql) in (1..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        sqlx::raw_sql(*sql)
+    for (version, sql) in pending {
+        sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -477,20 +459,6 @@ async fn commit_write(mut tx: Transaction<'static, Sqlite>) -> Result<()> {
     tx.commit().await.map_err(unavailable)
 }
 
-fn encode(document: &impl serde::Serialize) -> Result<String> {
-    serde_json::to_string(document).map_err(RegistryError::unavailable)
-}
-
-fn decode<T: DeserializeOwned>(kind: &'static str, id: &str, document: &str) -> Result<T> {
-    serde_json::from_str(document).map_err(|source| {
-        RegistryError::unavailable(DecodeError {
-            kind,
-            id: id.to_owned(),
-            source,
-        })
-    })
-}
-
 fn unavailable(err: sqlx::Error) -> RegistryError {
     RegistryError::unavailable(err)
 }
@@ -511,15 +479,6 @@ fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 struct OpenError {
     location: String,
     source: sqlx::Error,
-}
-
-/// A stored document no longer matches the model.
-#[derive(Debug, thiserror::Error)]
-#[error("stored {kind} `{id}` cannot be decoded")]
-struct DecodeError {
-    kind: &'static str,
-    id: String,
-    source: serde_json::Error,
 }
 
 #[cfg(test)]

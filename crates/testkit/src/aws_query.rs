@@ -1,17 +1,21 @@
-//! What the EC2 and RDS fakes share: reading a signed AWS Query API request, refusing it as
-//! AWS does, injected failures, and states that settle over reads and time.
+//! What the EC2 and RDS fakes share: the server that answers every call, reading a signed AWS
+//! Query API request, refusing it as AWS does, injected failures, and states that settle over
+//! reads and time. Each fake keeps only its actions and its XML dialect.
 //!
 //! This checks the shape of SigV4 (`Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/
 //! <region>/<service>/aws4_request, SignedHeaders=…, Signature=…` and `X-Amz-Date`), not the
 //! signature itself: the fakes do not know the caller's secret key.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wiremock::{Request, ResponseTemplate};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::keys::random_bytes;
+use crate::recording::lock;
 
 /// A failure [`FakeEc2::fail_next`](crate::ec2::FakeEc2::fail_next) or
 /// [`FakeRds::fail_next`](crate::rds::FakeRds::fail_next) injects into one call.
@@ -47,6 +51,105 @@ impl Refusal {
             code: code.to_owned(),
             message: message.to_owned(),
         }
+    }
+
+    /// `400 InvalidParameterValue` with `message`, as EC2 and RDS both answer it.
+    pub(crate) fn invalid(message: &str) -> Self {
+        Self::new(400, "InvalidParameterValue", message)
+    }
+
+    /// Appends the `<Code>` and `<Message>` elements every dialect's error document holds.
+    pub(crate) fn write_code_and_message(&self, out: &mut String) {
+        element(out, "Code", &self.code);
+        element(out, "Message", &self.message);
+    }
+}
+
+/// What answering one call gives: a document, or a refusal still to be written.
+pub(crate) type Answer = Result<ResponseTemplate, Refusal>;
+
+/// What a Query API fake has of its own: its service name, its actions and its dialect.
+pub(crate) trait QueryApi: Default + Send + Sync + 'static {
+    /// The service a request must be signed for, such as `ec2`.
+    const SERVICE: &'static str;
+
+    /// The pace, failures and call counts every fake keeps.
+    fn controls(&self) -> &Controls;
+
+    /// Answers one call that passed the checks and has no failure queued.
+    fn answer(&self, query: &QueryRequest) -> Answer;
+
+    /// What an injected `failure` of `action` looks like in this service.
+    fn failure(failure: AwsFailure, action: &str) -> Refusal;
+
+    /// Writes `refusal` as this service's error document.
+    fn render(refusal: &Refusal) -> ResponseTemplate;
+}
+
+/// Starts a server on `127.0.0.1` at a random port that answers every request from a new,
+/// empty state of `A`.
+pub(crate) async fn start<A: QueryApi>() -> (Arc<MockServer>, Arc<A>) {
+    let server = MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    let state = Arc::new(A::default());
+    Mock::given(any())
+        .respond_with(QueryResponder(Arc::clone(&state)))
+        .mount(&server)
+        .await;
+    (Arc::new(server), state)
+}
+
+/// Checks a call, counts it, injects a queued failure, or hands it to the service.
+struct QueryResponder<A>(Arc<A>);
+
+impl<A: QueryApi> Respond for QueryResponder<A> {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let query = match QueryRequest::read(request, A::SERVICE) {
+            Ok(query) => query,
+            Err(refusal) => return A::render(&refusal),
+        };
+        let controls = self.0.controls();
+        *lock(&controls.calls)
+            .entry(query.action.clone())
+            .or_default() += 1;
+        let failure = lock(&controls.failures).take(&query.action);
+        let answer = match failure {
+            Some(failure) => Err(A::failure(failure, &query.action)),
+            None => self.0.answer(&query),
+        };
+        answer.unwrap_or_else(|refusal| A::render(&refusal))
+    }
+}
+
+/// The knobs and counters every Query API fake has besides its resources.
+#[derive(Debug, Default)]
+pub(crate) struct Controls {
+    pace: Mutex<Pace>,
+    failures: Mutex<Failures>,
+    calls: Mutex<BTreeMap<String, usize>>,
+}
+
+impl Controls {
+    /// Sets how fast transitional states settle.
+    pub(crate) fn set_pace(&self, reads: usize, time: Duration) {
+        *lock(&self.pace) = Pace { reads, time };
+    }
+
+    /// How fast transitional states settle now.
+    pub(crate) fn pace(&self) -> Pace {
+        *lock(&self.pace)
+    }
+
+    /// Queues `failure` for the next call of `action`.
+    pub(crate) fn fail_next(&self, action: &str, failure: AwsFailure) {
+        lock(&self.failures).push(action, failure);
+    }
+
+    /// How many calls of `action` passed the request checks, failed ones included.
+    pub(crate) fn calls(&self, action: &str) -> usize {
+        lock(&self.calls).get(action).copied().unwrap_or(0)
     }
 }
 
@@ -138,6 +241,17 @@ impl QueryRequest {
     /// A parameter's value.
     pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params.get(name).map(String::as_str)
+    }
+
+    /// A parameter's value; absent or empty, it is AWS's `400 MissingParameter`.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, Refusal> {
+        self.param(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Refusal::new(
+                400,
+                "MissingParameter",
+                &format!("The request must contain the parameter {name}"),
+            )
+        })
     }
 
     /// The values of `<prefix>.1`, `<prefix>.2`, … in order, up to the first gap.
@@ -354,6 +468,55 @@ mod tests {
         assert_eq!(steps.observe(pace), None);
         assert_eq!(steps.observe(pace).as_deref(), Some("running"));
         assert_eq!(steps.observe(pace), None);
+    }
+
+    #[tokio::test]
+    async fn an_injected_failure_answers_one_call_in_the_dialect_of_its_service() {
+        let ec2 = crate::ec2::FakeEc2::start().await;
+        let rds = crate::rds::FakeRds::start().await;
+        ec2.fail_next("DescribeInstances", AwsFailure::Throttled);
+        rds.fail_next("DescribeDBInstances", AwsFailure::Denied);
+
+        let describe_instances = (ec2.endpoint(), "ec2", "DescribeInstances");
+        let throttled = "<Response><Errors><Error><Code>RequestLimitExceeded</Code>";
+        expect(&describe_instances, 503, throttled).await;
+        expect(&describe_instances, 200, "<DescribeInstancesResponse ").await;
+        let wrong_scope = (ec2.endpoint(), "rds", "DescribeInstances");
+        expect(&wrong_scope, 403, "<Code>SignatureDoesNotMatch</Code>").await;
+        assert_eq!(
+            ec2.calls("DescribeInstances"),
+            2,
+            "refused requests are not calls"
+        );
+
+        let describe_db_instances = (rds.endpoint(), "rds", "DescribeDBInstances");
+        let denied = "<Error><Type>Sender</Type><Code>AccessDenied</Code>";
+        expect(&describe_db_instances, 403, denied).await;
+        expect(&describe_db_instances, 200, "<DescribeDBInstancesResult>").await;
+    }
+
+    /// Posts `(endpoint, service, action)` with a SigV4-shaped header scoped to `service` and
+    /// asserts the answer's status and a piece of its body.
+    #[allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+    async fn expect(call: &(String, &str, &str), status: u16, fragment: &str) {
+        let (endpoint, service, action) = call;
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260101/us-east-1/{service}/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature={}",
+            "0".repeat(64)
+        );
+        let response = reqwest::Client::new()
+            .post(format!("{endpoint}/"))
+            .header("authorization", authorization)
+            .header("x-amz-date", "20260101T000000Z")
+            .form(&[("Action", *action), ("Version", "2016-11-15")])
+            .send()
+            .await
+            .unwrap();
+        let answered = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert_eq!(answered, status, "{action}: {body}");
+        assert!(body.contains(fragment), "{action}: {body}");
     }
 
     #[test]

@@ -19,12 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::aws_query::{
-    AwsFailure, Failures, Pace, QueryRequest, Refusal, Steps, element, escape, hex_id, request_id,
-    timestamp, xml,
+    self, Answer, AwsFailure, Controls, QueryApi, QueryRequest, Refusal, Steps, element, escape,
+    hex_id, request_id, timestamp, xml,
 };
 use crate::recording::lock;
 
@@ -44,21 +43,8 @@ pub struct FakeEc2 {
 impl FakeEc2 {
     /// Starts an EC2 with no instances.
     pub async fn start() -> Self {
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
-        let state = Arc::new(Ec2State::default());
-        Mock::given(any())
-            .respond_with(Ec2Responder {
-                state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
-        Self {
-            server: Arc::new(server),
-            state,
-        }
+        let (server, state) = aws_query::start::<Ec2State>().await;
+        Self { server, state }
     }
 
     /// The endpoint URL, such as `http://127.0.0.1:41236`.
@@ -69,12 +55,12 @@ impl FakeEc2 {
     /// A transitional state ends after `reads` reads of the instance or after `time`, whichever
     /// comes first (defaults: one read, two seconds).
     pub fn set_pace(&self, reads: usize, time: Duration) {
-        *lock(&self.state.pace) = Pace { reads, time };
+        self.state.controls.set_pace(reads, time);
     }
 
     /// Makes the next call of `action` (such as `RunInstances`) fail as `failure` says.
     pub fn fail_next(&self, action: &str, failure: AwsFailure) {
-        lock(&self.state.failures).push(action, failure);
+        self.state.controls.fail_next(action, failure);
     }
 
     /// The EC2 state name of instance `id` as it was last observed, if it exists.
@@ -85,7 +71,7 @@ impl FakeEc2 {
 
     /// How many calls of `action` arrived, refused ones included.
     pub fn calls(&self, action: &str) -> usize {
-        lock(&self.state.calls).get(action).copied().unwrap_or(0)
+        self.state.controls.calls(action)
     }
 }
 
@@ -99,11 +85,9 @@ impl fmt::Debug for FakeEc2 {
 
 #[derive(Default)]
 struct Ec2State {
-    pace: Mutex<Pace>,
+    controls: Controls,
     next: AtomicU64,
     instances: Mutex<BTreeMap<String, Instance>>,
-    failures: Mutex<Failures>,
-    calls: Mutex<BTreeMap<String, usize>>,
 }
 
 struct Instance {
@@ -130,50 +114,73 @@ fn state_code(name: &str) -> u16 {
     }
 }
 
-struct Ec2Responder {
-    state: Arc<Ec2State>,
-}
+impl QueryApi for Ec2State {
+    const SERVICE: &'static str = "ec2";
 
-impl Respond for Ec2Responder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let query = match QueryRequest::read(request, "ec2") {
-            Ok(query) => query,
-            Err(refusal) => return render(&refusal),
-        };
-        *lock(&self.state.calls)
-            .entry(query.action.clone())
-            .or_default() += 1;
-        if let Some(failure) = lock(&self.state.failures).take(&query.action) {
-            return failed(failure, &query.action);
-        }
-        let answer = match query.action.as_str() {
-            "RunInstances" => self.state.run(&query),
-            "DescribeInstances" => self.state.describe(&query),
-            "StartInstances" | "StopInstances" | "TerminateInstances" => self.state.change(&query),
-            other => Err(error(
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    fn answer(&self, query: &QueryRequest) -> Answer {
+        match query.action.as_str() {
+            "RunInstances" => self.run(query),
+            "DescribeInstances" => self.describe(query),
+            "StartInstances" | "StopInstances" | "TerminateInstances" => self.change(query),
+            other => Err(Refusal::new(
                 400,
                 "InvalidAction",
                 &format!("The action {other} is not valid for this web service."),
             )),
-        };
-        answer.unwrap_or_else(|refusal| render(&refusal))
+        }
+    }
+
+    fn failure(failure: AwsFailure, action: &str) -> Refusal {
+        match failure {
+            AwsFailure::Denied => Refusal::new(
+                403,
+                "UnauthorizedOperation",
+                &format!("You are not authorized to perform this operation. (ec2:{action})"),
+            ),
+            AwsFailure::Quota => Refusal::new(
+                400,
+                "InstanceLimitExceeded",
+                "You have requested more instances than your current instance limit allows.",
+            ),
+            AwsFailure::Throttled => {
+                Refusal::new(503, "RequestLimitExceeded", "Request limit exceeded.")
+            }
+            AwsFailure::ServerError => {
+                Refusal::new(500, "InternalError", "An internal error has occurred")
+            }
+        }
+    }
+
+    /// EC2's error document.
+    fn render(refusal: &Refusal) -> ResponseTemplate {
+        let mut body =
+            String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
+        refusal.write_code_and_message(&mut body);
+        let _ = write!(
+            body,
+            "</Error></Errors><RequestID>{}</RequestID></Response>",
+            request_id()
+        );
+        xml(refusal.status, body)
     }
 }
 
-type Answer = Result<ResponseTemplate, Refusal>;
-
 impl Ec2State {
     fn run(&self, query: &QueryRequest) -> Answer {
-        let image = required(query, "ImageId")?;
+        let image = query.required("ImageId")?;
         for count in ["MinCount", "MaxCount"] {
-            if required(query, count)? != "1" {
-                return Err(invalid(&format!(
+            if query.required(count)? != "1" {
+                return Err(Refusal::invalid(&format!(
                     "The fake launches one instance: {count}=1."
                 )));
             }
         }
         if !is_resource_id(image, "ami-") {
-            return Err(error(
+            return Err(Refusal::new(
                 400,
                 "InvalidAMIID.Malformed",
                 &format!("Invalid id: \"{image}\" (expecting \"ami-...\")"),
@@ -181,7 +188,7 @@ impl Ec2State {
         }
         let instance_type = query.param("InstanceType").unwrap_or("m1.small");
         if !is_instance_type(instance_type) {
-            return Err(invalid(&format!(
+            return Err(Refusal::invalid(&format!(
                 "Invalid value '{instance_type}' for InstanceType."
             )));
         }
@@ -220,7 +227,7 @@ impl Ec2State {
         let ids = query.list("InstanceId");
         let max_results = query.param("MaxResults");
         if !ids.is_empty() && max_results.is_some() {
-            return Err(error(
+            return Err(Refusal::new(
                 400,
                 "InvalidParameterCombination",
                 "The parameter instancesSet cannot be used with the parameter maxResults",
@@ -230,14 +237,14 @@ impl Ec2State {
             None => usize::MAX,
             Some(Ok(size)) if (5..=1000).contains(&size) => size,
             Some(_) => {
-                return Err(invalid(
+                return Err(Refusal::invalid(
                     "Value for parameter maxResults is invalid. Expecting a value between 5 \
                      and 1000.",
                 ));
             }
         };
         let filters = filters(query);
-        let pace = *lock(&self.pace);
+        let pace = self.controls.pace();
         let mut instances = lock(&self.instances);
         for id in &ids {
             check_instance_id(id)?;
@@ -294,7 +301,7 @@ impl Ec2State {
     fn change(&self, query: &QueryRequest) -> Answer {
         let ids = query.list("InstanceId");
         if ids.is_empty() {
-            return Err(error(
+            return Err(Refusal::new(
                 400,
                 "MissingParameter",
                 "The request must contain the parameter InstanceId",
@@ -362,7 +369,7 @@ fn refuse_change(action: &str, instance: &Instance) -> Result<(), Refusal> {
     } else {
         "stopped"
     };
-    Err(error(
+    Err(Refusal::new(
         400,
         "IncorrectInstanceState",
         &format!(
@@ -442,16 +449,6 @@ fn open(name: &str) -> String {
     )
 }
 
-fn required<'a>(query: &'a QueryRequest, name: &str) -> Result<&'a str, Refusal> {
-    query.param(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-        error(
-            400,
-            "MissingParameter",
-            &format!("The request must contain the parameter {name}"),
-        )
-    })
-}
-
 /// `<prefix>` followed by 8 or 17 lowercase hex digits, as EC2 ids are.
 fn is_resource_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).is_some_and(|hex| {
@@ -474,7 +471,7 @@ fn check_instance_id(id: &str) -> Result<(), Refusal> {
     if is_resource_id(id, "i-") {
         Ok(())
     } else {
-        Err(error(
+        Err(Refusal::new(
             400,
             "InvalidInstanceID.Malformed",
             &format!("Invalid id: \"{id}\""),
@@ -483,54 +480,9 @@ fn check_instance_id(id: &str) -> Result<(), Refusal> {
 }
 
 fn not_found(id: &str) -> Refusal {
-    error(
+    Refusal::new(
         400,
         "InvalidInstanceID.NotFound",
         &format!("The instance ID '{id}' does not exist"),
     )
-}
-
-fn invalid(message: &str) -> Refusal {
-    error(400, "InvalidParameterValue", message)
-}
-
-fn failed(failure: AwsFailure, action: &str) -> ResponseTemplate {
-    let refusal = match failure {
-        AwsFailure::Denied => error(
-            403,
-            "UnauthorizedOperation",
-            &format!("You are not authorized to perform this operation. (ec2:{action})"),
-        ),
-        AwsFailure::Quota => error(
-            400,
-            "InstanceLimitExceeded",
-            "You have requested more instances than your current instance limit allows.",
-        ),
-        AwsFailure::Throttled => error(503, "RequestLimitExceeded", "Request limit exceeded."),
-        AwsFailure::ServerError => error(500, "InternalError", "An internal error has occurred"),
-    };
-    render(&refusal)
-}
-
-/// EC2's error document.
-fn error(status: u16, code: &str, message: &str) -> Refusal {
-    Refusal::new(status, code, message)
-}
-
-fn render(refusal: &Refusal) -> ResponseTemplate {
-    let (status, code, message) = (
-        refusal.status,
-        refusal.code.as_str(),
-        refusal.message.as_str(),
-    );
-    let mut body =
-        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error>");
-    element(&mut body, "Code", code);
-    element(&mut body, "Message", message);
-    let _ = write!(
-        body,
-        "</Error></Errors><RequestID>{}</RequestID></Response>",
-        request_id()
-    );
-    xml(status, body)
 }

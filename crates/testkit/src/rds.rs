@@ -17,12 +17,11 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wiremock::matchers::any;
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, ResponseTemplate};
 
 use crate::aws_query::{
-    AwsFailure, Failures, Pace, QueryRequest, Refusal, Steps, element, hex_id, request_id,
-    timestamp, xml,
+    self, Answer, AwsFailure, Controls, Pace, QueryApi, QueryRequest, Refusal, Steps, element,
+    hex_id, request_id, timestamp, xml,
 };
 use crate::recording::lock;
 
@@ -45,21 +44,8 @@ pub struct FakeRds {
 impl FakeRds {
     /// Starts an RDS with no DB instances.
     pub async fn start() -> Self {
-        let server = MockServer::builder()
-            .disable_request_recording()
-            .start()
-            .await;
-        let state = Arc::new(RdsState::default());
-        Mock::given(any())
-            .respond_with(RdsResponder {
-                state: Arc::clone(&state),
-            })
-            .mount(&server)
-            .await;
-        Self {
-            server: Arc::new(server),
-            state,
-        }
+        let (server, state) = aws_query::start::<RdsState>().await;
+        Self { server, state }
     }
 
     /// The endpoint URL, such as `http://127.0.0.1:41237`.
@@ -70,12 +56,12 @@ impl FakeRds {
     /// A transitional status ends after `reads` reads of the instance or after `time`,
     /// whichever comes first (defaults: one read, two seconds).
     pub fn set_pace(&self, reads: usize, time: Duration) {
-        *lock(&self.state.pace) = Pace { reads, time };
+        self.state.controls.set_pace(reads, time);
     }
 
     /// Makes the next call of `action` (such as `CreateDBInstance`) fail as `failure` says.
     pub fn fail_next(&self, action: &str, failure: AwsFailure) {
-        lock(&self.state.failures).push(action, failure);
+        self.state.controls.fail_next(action, failure);
     }
 
     /// The status of DB instance `identifier` (in any region) as last observed, if it exists.
@@ -96,10 +82,9 @@ impl fmt::Debug for FakeRds {
 
 #[derive(Default)]
 struct RdsState {
-    pace: Mutex<Pace>,
+    controls: Controls,
     /// By (region, identifier); identifiers are kept lowercase, as RDS keeps them.
     instances: Mutex<BTreeMap<String, DbInstance>>,
-    failures: Mutex<Failures>,
 }
 
 struct DbInstance {
@@ -118,62 +103,92 @@ struct DbInstance {
     tags: Vec<(String, String)>,
 }
 
-struct RdsResponder {
-    state: Arc<RdsState>,
-}
+impl QueryApi for RdsState {
+    const SERVICE: &'static str = "rds";
 
-impl Respond for RdsResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let query = match QueryRequest::read(request, "rds") {
-            Ok(query) => query,
-            Err(refusal) => return render(&refusal),
-        };
-        if let Some(failure) = lock(&self.state.failures).take(&query.action) {
-            return failed(failure, &query.action);
-        }
-        let answer = match query.action.as_str() {
-            "CreateDBInstance" => self.state.create(&query),
-            "DescribeDBInstances" => self.state.describe(&query),
-            "StartDBInstance" | "StopDBInstance" | "DeleteDBInstance" => self.state.change(&query),
-            other => Err(error(
+    fn controls(&self) -> &Controls {
+        &self.controls
+    }
+
+    fn answer(&self, query: &QueryRequest) -> Answer {
+        match query.action.as_str() {
+            "CreateDBInstance" => self.create(query),
+            "DescribeDBInstances" => self.describe(query),
+            "StartDBInstance" | "StopDBInstance" | "DeleteDBInstance" => self.change(query),
+            other => Err(Refusal::new(
                 400,
                 "InvalidAction",
                 &format!("Could not find operation {other} for version 2014-10-31"),
             )),
+        }
+    }
+
+    fn failure(failure: AwsFailure, action: &str) -> Refusal {
+        match failure {
+            AwsFailure::Denied => Refusal::new(
+                403,
+                "AccessDenied",
+                &format!("User is not authorized to perform: rds:{action}"),
+            ),
+            AwsFailure::Quota => Refusal::new(
+                400,
+                "InstanceQuotaExceeded",
+                "Cannot create more than 40 DB instances.",
+            ),
+            AwsFailure::Throttled => Refusal::new(400, "Throttling", "Rate exceeded"),
+            AwsFailure::ServerError => {
+                Refusal::new(500, "InternalFailure", "An internal error occurred.")
+            }
+        }
+    }
+
+    /// RDS's error document.
+    fn render(refusal: &Refusal) -> ResponseTemplate {
+        let kind = if refusal.status >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
         };
-        answer.unwrap_or_else(|refusal| render(&refusal))
+        let mut body = format!("<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{kind}</Type>");
+        refusal.write_code_and_message(&mut body);
+        let _ = write!(
+            body,
+            "</Error><RequestId>{}</RequestId></ErrorResponse>",
+            request_id()
+        );
+        xml(refusal.status, body)
     }
 }
 
-type Answer = Result<ResponseTemplate, Refusal>;
-
 impl RdsState {
     fn create(&self, query: &QueryRequest) -> Answer {
-        let identifier = required(query, "DBInstanceIdentifier")?.to_ascii_lowercase();
+        let identifier = query.required("DBInstanceIdentifier")?.to_ascii_lowercase();
         check_identifier(&identifier)?;
-        let class = required(query, "DBInstanceClass")?;
-        let engine = required(query, "Engine")?;
+        let class = query.required("DBInstanceClass")?;
+        let engine = query.required("Engine")?;
         if !matches!(engine, "postgres" | "mysql" | "mariadb") {
-            return Err(invalid(&format!("Invalid DB engine: {engine}")));
+            return Err(Refusal::invalid(&format!("Invalid DB engine: {engine}")));
         }
         if !class.starts_with("db.") {
-            return Err(invalid(&format!("Invalid DB Instance class: {class}")));
+            return Err(Refusal::invalid(&format!(
+                "Invalid DB Instance class: {class}"
+            )));
         }
-        let master_username = required(query, "MasterUsername")?;
+        let master_username = query.required("MasterUsername")?;
         let managed_password = query.param("ManageMasterUserPassword") == Some("true");
         match (
             managed_password,
             query.param("MasterUserPassword").is_some(),
         ) {
             (false, false) => {
-                return Err(error(
+                return Err(Refusal::new(
                     400,
                     "InvalidParameterValue",
                     "The parameter MasterUserPassword must be provided and must not be blank.",
                 ));
             }
             (true, true) => {
-                return Err(error(
+                return Err(Refusal::new(
                     400,
                     "InvalidParameterCombination",
                     "You can't specify MasterUserPassword and ManageMasterUserPassword together.",
@@ -184,7 +199,7 @@ impl RdsState {
         let key = key(&query.region, &identifier);
         let mut instances = lock(&self.instances);
         if instances.contains_key(&key) {
-            return Err(error(
+            return Err(Refusal::new(
                 400,
                 "DBInstanceAlreadyExists",
                 "DB instance already exists",
@@ -223,7 +238,7 @@ impl RdsState {
             None => 100,
             Some(Ok(size)) if (20..=100).contains(&size) => size,
             Some(_) => {
-                return Err(invalid(
+                return Err(Refusal::invalid(
                     "Invalid value for MaxRecords. Must be between 20 and 100",
                 ));
             }
@@ -231,7 +246,7 @@ impl RdsState {
         let wanted = query
             .param("DBInstanceIdentifier")
             .map(str::to_ascii_lowercase);
-        let pace = *lock(&self.pace);
+        let pace = self.controls.pace();
         let mut instances = lock(&self.instances);
         observe_all(&mut instances, &query.region, wanted.as_deref(), pace);
 
@@ -269,13 +284,13 @@ impl RdsState {
     }
 
     fn change(&self, query: &QueryRequest) -> Answer {
-        let identifier = required(query, "DBInstanceIdentifier")?.to_ascii_lowercase();
+        let identifier = query.required("DBInstanceIdentifier")?.to_ascii_lowercase();
         let action = query.action.as_str();
         if action == "DeleteDBInstance"
             && query.param("SkipFinalSnapshot") != Some("true")
             && query.param("FinalDBSnapshotIdentifier").is_none()
         {
-            return Err(error(
+            return Err(Refusal::new(
                 400,
                 "InvalidParameterCombination",
                 "FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.",
@@ -302,7 +317,7 @@ impl RdsState {
                 "StopDBInstance" => format!("Instance {identifier} is not in available state."),
                 _ => format!("Instance {identifier} is already being deleted."),
             };
-            return Err(error(400, "InvalidDBInstanceState", &message));
+            return Err(Refusal::new(400, "InvalidDBInstanceState", &message));
         }
         db.status = now.to_owned();
         db.steps = Steps::new(then);
@@ -426,7 +441,7 @@ fn check_identifier(identifier: &str) -> Result<(), Refusal> {
     if valid {
         Ok(())
     } else {
-        Err(invalid(
+        Err(Refusal::invalid(
             "The parameter DBInstanceIdentifier is not a valid identifier. Identifiers must \
              begin with a letter; must contain only ASCII letters, digits, and hyphens; and \
              must not end with a hyphen or contain two consecutive hyphens.",
@@ -434,65 +449,10 @@ fn check_identifier(identifier: &str) -> Result<(), Refusal> {
     }
 }
 
-fn required<'a>(query: &'a QueryRequest, name: &str) -> Result<&'a str, Refusal> {
-    query.param(name).filter(|v| !v.is_empty()).ok_or_else(|| {
-        error(
-            400,
-            "MissingParameter",
-            &format!("The request must contain the parameter {name}"),
-        )
-    })
-}
-
 fn not_found(identifier: &str) -> Refusal {
-    error(
+    Refusal::new(
         404,
         "DBInstanceNotFound",
         &format!("DBInstance {identifier} not found."),
     )
-}
-
-fn invalid(message: &str) -> Refusal {
-    error(400, "InvalidParameterValue", message)
-}
-
-fn failed(failure: AwsFailure, action: &str) -> ResponseTemplate {
-    let refusal = match failure {
-        AwsFailure::Denied => error(
-            403,
-            "AccessDenied",
-            &format!("User is not authorized to perform: rds:{action}"),
-        ),
-        AwsFailure::Quota => error(
-            400,
-            "InstanceQuotaExceeded",
-            "Cannot create more than 40 DB instances.",
-        ),
-        AwsFailure::Throttled => error(400, "Throttling", "Rate exceeded"),
-        AwsFailure::ServerError => error(500, "InternalFailure", "An internal error occurred."),
-    };
-    render(&refusal)
-}
-
-/// RDS's error document.
-fn error(status: u16, code: &str, message: &str) -> Refusal {
-    Refusal::new(status, code, message)
-}
-
-fn render(refusal: &Refusal) -> ResponseTemplate {
-    let (status, code, message) = (
-        refusal.status,
-        refusal.code.as_str(),
-        refusal.message.as_str(),
-    );
-    let kind = if status >= 500 { "Receiver" } else { "Sender" };
-    let mut body = format!("<ErrorResponse xmlns=\"{NAMESPACE}\"><Error><Type>{kind}</Type>");
-    element(&mut body, "Code", code);
-    element(&mut body, "Message", message);
-    let _ = write!(
-        body,
-        "</Error><RequestId>{}</RequestId></ErrorResponse>",
-        request_id()
-    );
-    xml(status, body)
 }

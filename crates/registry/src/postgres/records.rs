@@ -5,31 +5,11 @@ use std::time::SystemTime;
 use sqlx::PgPool;
 
 use super::retry::TxResult;
-use super::{decode, encode, retry, unavailable};
-use crate::audit::{self, AuditEvent, MAX_AUDIT_LIMIT, Outcome};
+use super::{retry, unavailable};
+use crate::audit::{self, AuditEvent, MAX_AUDIT_LIMIT};
 use crate::error::{RegistryError, Result};
-use crate::idempotency::{IDEMPOTENCY_TTL, IN_FLIGHT_LEASE, IdempotencyClaim};
-
-/// The row an idempotency key names.
-pub(super) struct KeyScope<'a> {
-    pub(super) tenant_id: &'a str,
-    pub(super) account_id: &'a str,
-    pub(super) key: &'a str,
-}
-
-/// An `audit_events` row, in column order.
-type AuditRow = (
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
+use crate::idempotency::IdempotencyClaim;
+use crate::rows::{AuditRow, KeyScope, StoredKey, audit_event, encode, existing_claim};
 
 /// A stored idempotency record: fingerprint, state, status, response and creation time.
 type KeyRow = (String, String, Option<i32>, Option<String>, i64);
@@ -72,21 +52,6 @@ pub(super) async fn audit(pool: &PgPool, tenant_id: &str, limit: u32) -> Result<
     rows.into_iter().map(audit_event).collect()
 }
 
-fn audit_event(row: AuditRow) -> Result<AuditEvent> {
-    let (tenant, time_ms, request_id, subject, email, action, account, resource, outcome, detail) =
-        row;
-    let outcome = Outcome::parse(&outcome).ok_or_else(|| {
-        RegistryError::unavailable(format!("stored audit outcome `{outcome}` is unknown"))
-    })?;
-    let mut event = AuditEvent::new(tenant, request_id, subject, action, outcome)
-        .with_time(audit::from_unix_millis(time_ms))
-        .with_detail(&detail);
-    event.email = email;
-    event.account = account;
-    event.resource = resource;
-    Ok(event)
-}
-
 /// One attempt at claiming a key, in a serializable transaction of its own.
 ///
 /// Two processes that both find the key free both try to write it; PostgreSQL lets one
@@ -113,22 +78,14 @@ pub(super) async fn claim_idempotency(
     .await?;
 
     if let Some((stored_fingerprint, state, status, response, created_at)) = found {
-        let age_ms = now_ms.saturating_sub(created_at);
-        let done = state == "done";
-        let lifetime = if done {
-            IDEMPOTENCY_TTL
-        } else {
-            IN_FLIGHT_LEASE
+        let stored = StoredKey {
+            fingerprint: stored_fingerprint,
+            state,
+            status: status.map(i64::from),
+            response,
+            created_at,
         };
-        let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
-        if age_ms < lifetime_ms {
-            let claim = if stored_fingerprint != fingerprint {
-                IdempotencyClaim::Mismatch
-            } else if done {
-                done_claim(scope.key, status, response.as_deref())?
-            } else {
-                IdempotencyClaim::InFlight
-            };
+        if let Some(claim) = existing_claim(scope.key, fingerprint, now_ms, stored)? {
             tx.commit().await?;
             return Ok(claim);
         }
@@ -159,15 +116,6 @@ pub(super) async fn claim_idempotency(
     Ok(IdempotencyClaim::New)
 }
 
-fn done_claim(key: &str, status: Option<i32>, response: Option<&str>) -> Result<IdempotencyClaim> {
-    let corrupt = || RegistryError::unavailable(format!("idempotency record `{key}` is corrupt"));
-    let status = status
-        .and_then(|status| u16::try_from(status).ok())
-        .ok_or_else(corrupt)?;
-    let response = decode("idempotency key", key, response.ok_or_else(corrupt)?)?;
-    Ok(IdempotencyClaim::Done { status, response })
-}
-
 pub(super) async fn complete_idempotency(
     pool: &PgPool,
     scope: &KeyScope<'_>,
@@ -187,10 +135,7 @@ pub(super) async fn complete_idempotency(
     .await
     .map_err(unavailable)?;
     if updated.rows_affected() == 0 {
-        return Err(RegistryError::NotFound {
-            kind: "idempotency key",
-            id: scope.key.to_owned(),
-        });
+        return Err(scope.not_found());
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use crate::error::{RegistryError, Result};
+use crate::rows;
 
 /// The schema, one entry per version: entry `n` takes a database from version `n` to `n + 1`.
 /// Append only; never edit an entry that has shipped. Documents are `jsonb`; times in the
@@ -90,16 +91,10 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<i64> {
             .fetch_one(&mut *tx)
             .await
             .map_err(RegistryError::unavailable)?;
-    let supported = i64::try_from(MIGRATIONS.len()).map_err(RegistryError::unavailable)?;
-    if found > supported {
-        return Err(RegistryError::UnsupportedSchema { found, supported });
-    }
+    let (supported, pending) = rows::pending_migrations(MIGRATIONS, found)?;
 
-    for (version, sql) in (1..)
-        .zip(MIGRATIONS)
-        .skip(usize::try_from(found).unwrap_or(0))
-    {
-        sqlx::raw_sql(*sql)
+    for (version, sql) in pending {
+        sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
             .map_err(RegistryError::unavailable)?;

@@ -4,9 +4,10 @@
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::retry::{self, TxResult};
-use super::{CHANGES_CHANNEL, PostgresStore, encode};
+use super::{CHANGES_CHANNEL, PostgresStore};
 use crate::error::RegistryError;
 use crate::model::{Account, Tenant};
+use crate::rows::encode;
 use crate::store::Put;
 
 impl PostgresStore {

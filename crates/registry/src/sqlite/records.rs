@@ -4,31 +4,11 @@ use std::time::SystemTime;
 
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{decode, encode, is_foreign_key_violation, unavailable};
-use crate::audit::{self, AuditEvent, MAX_AUDIT_LIMIT, Outcome};
+use super::{is_foreign_key_violation, unavailable};
+use crate::audit::{self, AuditEvent, MAX_AUDIT_LIMIT};
 use crate::error::{RegistryError, Result};
-use crate::idempotency::{IDEMPOTENCY_TTL, IN_FLIGHT_LEASE, IdempotencyClaim};
-
-/// The row an idempotency key names.
-pub(super) struct KeyScope<'a> {
-    pub(super) tenant_id: &'a str,
-    pub(super) account_id: &'a str,
-    pub(super) key: &'a str,
-}
-
-/// An `audit_events` row, in column order.
-type AuditRow = (
-    String,
-    i64,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
+use crate::idempotency::IdempotencyClaim;
+use crate::rows::{AuditRow, KeyScope, StoredKey, audit_event, encode, existing_claim};
 
 pub(super) async fn record_audit(pool: &SqlitePool, event: &AuditEvent) -> Result<()> {
     // One statement, so one transaction of its own; it queues on the busy timeout like any
@@ -73,21 +53,6 @@ pub(super) async fn audit(
     rows.into_iter().map(audit_event).collect()
 }
 
-fn audit_event(row: AuditRow) -> Result<AuditEvent> {
-    let (tenant, time_ms, request_id, subject, email, action, account, resource, outcome, detail) =
-        row;
-    let outcome = Outcome::parse(&outcome).ok_or_else(|| {
-        RegistryError::unavailable(format!("stored audit outcome `{outcome}` is unknown"))
-    })?;
-    let mut event = AuditEvent::new(tenant, request_id, subject, action, outcome)
-        .with_time(audit::from_unix_millis(time_ms))
-        .with_detail(&detail);
-    event.email = email;
-    event.account = account;
-    event.resource = resource;
-    Ok(event)
-}
-
 /// Claims a key inside the caller's write transaction.
 pub(super) async fn claim_idempotency(
     conn: &mut SqliteConnection,
@@ -108,22 +73,15 @@ pub(super) async fn claim_idempotency(
     .map_err(unavailable)?;
 
     if let Some((stored_fingerprint, state, status, response, created_at)) = found {
-        let age_ms = now_ms.saturating_sub(created_at);
-        let done = state == "done";
-        let lifetime = if done {
-            IDEMPOTENCY_TTL
-        } else {
-            IN_FLIGHT_LEASE
+        let stored = StoredKey {
+            fingerprint: stored_fingerprint,
+            state,
+            status,
+            response,
+            created_at,
         };
-        let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
-        if age_ms < lifetime_ms {
-            return if stored_fingerprint != fingerprint {
-                Ok(IdempotencyClaim::Mismatch)
-            } else if done {
-                done_claim(scope.key, status, response.as_deref())
-            } else {
-                Ok(IdempotencyClaim::InFlight)
-            };
+        if let Some(claim) = existing_claim(scope.key, fingerprint, now_ms, stored)? {
+            return Ok(claim);
         }
     }
 
@@ -150,15 +108,6 @@ pub(super) async fn claim_idempotency(
     }
 }
 
-fn done_claim(key: &str, status: Option<i64>, response: Option<&str>) -> Result<IdempotencyClaim> {
-    let corrupt = || RegistryError::unavailable(format!("idempotency record `{key}` is corrupt"));
-    let status = status
-        .and_then(|status| u16::try_from(status).ok())
-        .ok_or_else(corrupt)?;
-    let response = decode("idempotency key", key, response.ok_or_else(corrupt)?)?;
-    Ok(IdempotencyClaim::Done { status, response })
-}
-
 pub(super) async fn complete_idempotency(
     pool: &SqlitePool,
     scope: &KeyScope<'_>,
@@ -178,10 +127,7 @@ pub(super) async fn complete_idempotency(
     .await
     .map_err(unavailable)?;
     if updated.rows_affected() == 0 {
-        return Err(RegistryError::NotFound {
-            kind: "idempotency key",
-            id: scope.key.to_owned(),
-        });
+        return Err(scope.not_found());
     }
     Ok(())
 }
