@@ -2,7 +2,10 @@
 //! same bytes, measured side by side in one run, plus the memory one cached session costs.
 //!
 //! Run: `cargo bench -p credless-gateway --bench session_me` (optional arguments: seconds per
-//! round, concurrent clients, sessions for the memory figure; defaults 3, 16, 20000).
+//! round, concurrent clients, sessions for the memory figure, rounds per server; defaults 2,
+//! 16, 20000, 6). The two servers take turns, round by round, so that a machine whose speed
+//! drifts (a busy neighbour, a shared host) slows both alike; the per-pair ratios are printed
+//! too, to show how much the machine moved during the run.
 //! Targets: throughput ratio ≥ 0.8, memory per cached session ≤ 2 KiB.
 
 #![allow(
@@ -38,17 +41,18 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let seconds = args.first().copied().unwrap_or(3);
+    let seconds = args.first().copied().unwrap_or(2);
     let clients = args.get(1).copied().unwrap_or(16) as usize;
     let sessions = args.get(2).copied().unwrap_or(20_000) as usize;
+    let rounds = args.get(3).copied().unwrap_or(6).max(1) as usize;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(Duration::from_secs(seconds), clients, sessions));
+    runtime.block_on(run(Duration::from_secs(seconds), clients, sessions, rounds));
 }
 
-async fn run(round: Duration, clients: usize, sessions: usize) {
+async fn run(round: Duration, clients: usize, sessions: usize, rounds: usize) {
     let dir = tempfile::tempdir().unwrap();
     let idp = OidcProvider::start().await;
     let proxy = OAuth2Proxy::start(&idp, ProxyOptions::default()).await;
@@ -70,11 +74,17 @@ async fn run(round: Duration, clients: usize, sessions: usize) {
     let body = reference.bytes().await.unwrap();
     let plain_url = format!("http://{}/api/v1/me", plain_server(body.clone()).await);
 
-    println!("GET /api/v1/me, warm session cache, {clients} clients, 3 rounds of {round:?} each");
+    println!(
+        "GET /api/v1/me, warm session cache, {clients} clients, {rounds} rounds of {round:?} each"
+    );
     let (mut credless, mut plain) = (Load::default(), Load::default());
-    for _ in 0..3 {
-        credless.add(load(&http, &credless_url, &cookie, clients, round).await);
-        plain.add(load(&http, &plain_url, &cookie, clients, round).await);
+    let mut pair_ratios = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let ours = load(&http, &credless_url, &cookie, clients, round).await;
+        let theirs = load(&http, &plain_url, &cookie, clients, round).await;
+        pair_ratios.push(ours.rate() / theirs.rate());
+        credless.add(ours);
+        plain.add(theirs);
     }
     assert_eq!(
         proxy.auth_calls(),
@@ -97,6 +107,8 @@ async fn run(round: Duration, clients: usize, sessions: usize) {
         "throughput ratio credless/plain: {:.2} (target ≥ 0.80)",
         credless.rate() / plain.rate()
     );
+    let pairs: Vec<String> = pair_ratios.iter().map(|r| format!("{r:.2}")).collect();
+    println!("  round by round: {}", pairs.join(" "));
 
     let per_session = memory_per_session(&tenant, &proxy, sessions).await;
     println!(

@@ -22,13 +22,17 @@ use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
 use crate::request::read_body;
 
-/// The request id, carried in request extensions to the responder.
+/// What the portal learnt before the session check, carried in one request extension to the
+/// layer's resolver, the responder and the routes.
 #[derive(Clone)]
-pub(crate) struct RequestId(pub(crate) String);
-
-/// The normalised path and query, carried in request extensions.
-#[derive(Clone)]
-pub(crate) struct Target(pub(crate) String);
+pub(crate) struct Routed {
+    /// The tenant `Host` named.
+    pub(crate) tenant: Arc<Tenant>,
+    /// The request id, for problem documents.
+    pub(crate) request_id: String,
+    /// The normalised path and query.
+    pub(crate) target: String,
+}
 
 /// The session layer as the gateway uses it.
 pub(crate) type GatewaySessionLayer = SessionLayer<TenantFromExtensions, GatewayResponder>;
@@ -43,7 +47,10 @@ pub(crate) struct TenantFromExtensions;
 
 impl TenantResolver for TenantFromExtensions {
     fn tenant(&self, request: &Parts) -> Option<Arc<Tenant>> {
-        request.extensions.get::<Arc<Tenant>>().cloned()
+        request
+            .extensions
+            .get::<Routed>()
+            .map(|routed| Arc::clone(&routed.tenant))
     }
 }
 
@@ -53,14 +60,9 @@ pub(crate) struct GatewayResponder;
 
 impl ErrorResponder for GatewayResponder {
     fn respond(&self, request: &Parts, error: &SessionError) -> Response<Bytes> {
-        let request_id = request
-            .extensions
-            .get::<RequestId>()
-            .map_or("", |id| id.0.as_str());
-        let target = request
-            .extensions
-            .get::<Target>()
-            .map_or("/", |t| t.0.as_str());
+        let routed = request.extensions.get::<Routed>();
+        let request_id = routed.map_or("", |routed| routed.request_id.as_str());
+        let target = routed.map_or("/", |routed| routed.target.as_str());
         if !matches!(error, SessionError::NoSession) {
             tracing::info!(code = error.code(), reason = %error, "session refused");
             return Problem::from(error).into_bytes_response(request_id);
@@ -116,41 +118,33 @@ where
 }
 
 /// The routes of a signed-in user.
-async fn route<B>(shared: &Shared, request: Request<B>) -> Response<Body>
+async fn route<B>(shared: &Shared, mut request: Request<B>) -> Response<Body>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map_or(String::new(), |id| id.0.clone());
-    let identity = request.extensions().get::<Arc<Identity>>().cloned();
-    let tenant = request.extensions().get::<Arc<Tenant>>().cloned();
-    let answer = match (identity, tenant) {
-        (Some(identity), Some(tenant)) => {
-            dispatch(shared, request, &tenant, &identity, &request_id).await
-        }
-        _ => Err(Problem::internal()),
+    let identity = request.extensions_mut().remove::<Arc<Identity>>();
+    let Some(routed) = request.extensions_mut().remove::<Routed>() else {
+        return Problem::internal().into_response("");
     };
-    answer.unwrap_or_else(|problem| problem.into_response(&request_id))
+    let answer = match identity {
+        Some(identity) => dispatch(shared, request, &routed, &identity).await,
+        None => Err(Problem::internal()),
+    };
+    answer.unwrap_or_else(|problem| problem.into_response(&routed.request_id))
 }
 
 async fn dispatch<B>(
     shared: &Shared,
-    mut request: Request<B>,
-    tenant: &Tenant,
+    request: Request<B>,
+    routed: &Routed,
     identity: &Identity,
-    request_id: &str,
 ) -> Result<Response<Body>, Problem>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let target = request
-        .extensions_mut()
-        .remove::<Target>()
-        .map_or_else(|| "/".to_owned(), |t| t.0);
+    let (tenant, request_id, target) = (&*routed.tenant, &*routed.request_id, &*routed.target);
     let path = target.split('?').next().unwrap_or("/");
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();

@@ -240,7 +240,11 @@ fn log_problem(problem: &Problem) {
 
 /// A `200` JSON answer.
 pub(crate) fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    // Most answers are small: start big enough to avoid regrowing the buffer several times.
+    let mut bytes = Vec::with_capacity(256);
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes.clear();
+    }
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     response

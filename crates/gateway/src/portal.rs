@@ -8,7 +8,7 @@ use http::header::ORIGIN;
 use http::{Method, Request, Response};
 use http_body::Body as HttpBody;
 
-use crate::api::{self, RequestId, Target};
+use crate::api::{self, Routed};
 use crate::app::{BoxError, Context, Shared};
 use crate::forward::{self, Outgoing};
 use crate::problem::{Body, Problem};
@@ -71,16 +71,33 @@ where
         Some(query) => format!("{path}?{query}"),
         None => path,
     };
-    parts.extensions.insert(tenant);
-    parts.extensions.insert(RequestId(cx.request_id.clone()));
-    parts.extensions.insert(Target(target));
+    parts.extensions.insert(Routed {
+        tenant,
+        request_id: cx.request_id.clone(),
+        target,
+    });
     Ok(api::guarded(shared, Request::from_parts(parts, body)).await)
 }
 
 /// Route templates for metrics: known routes by name, the rest by area.
 fn route_label(path: &str) -> &'static str {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
+    // No route has more than seven segments: longer paths only need their area.
+    let mut segments = [""; 8];
+    let mut parts = path.trim_start_matches('/').split('/');
+    let mut count = 0;
+    for slot in &mut segments {
+        let Some(segment) = parts.next() else { break };
+        *slot = segment;
+        count += 1;
+    }
+    if parts.next().is_some() {
+        return if path.starts_with("/api/") {
+            "/api/*"
+        } else {
+            "/*"
+        };
+    }
+    match &segments[..count] {
         ["api", "v1", "me"] => "/api/v1/me",
         ["api", "v1", "accounts"] => "/api/v1/accounts",
         ["api", "v1", "accounts", _] => "/api/v1/accounts/{id}",
@@ -124,4 +141,22 @@ fn is_cross_site(parts: &http::request::Parts, host: &str) -> bool {
 fn truncate(host: &str) -> &str {
     let end = host.char_indices().nth(64).map_or(host.len(), |(at, _)| at);
     &host[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_label;
+
+    #[test]
+    fn routes_are_labelled_by_template_and_long_paths_by_area() {
+        assert_eq!(route_label("/api/v1/me"), "/api/v1/me");
+        assert_eq!(
+            route_label("/api/v1/accounts/a/resources/r/stop"),
+            "/api/v1/accounts/{id}/resources/{rid}/stop"
+        );
+        assert_eq!(route_label("/api/v1/accounts/a/b/c/d/e/f/g"), "/api/*");
+        assert_eq!(route_label("/api/v2"), "/api/*");
+        assert_eq!(route_label("/"), "/*");
+        assert_eq!(route_label("/a/b/c/d/e/f/g/h/i"), "/*");
+    }
 }

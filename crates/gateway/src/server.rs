@@ -127,8 +127,9 @@ async fn accept_loop(
         // Between our limit and twice it, the gateway answers a `431` problem itself, with a
         // request id; beyond, hyper refuses the block before it is buffered.
         .max_header_size(limits.max_header_bytes * 2)
-        .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024))
-        .max_headers(256);
+        // hyper's default of at most 100 header fields keeps its parse buffer on the stack;
+        // a larger limit costs a heap buffer for every request.
+        .max_buf_size((limits.max_header_bytes * 2).max(16 * 1024));
 
     loop {
         while connections.try_join_next().is_some() {}

@@ -126,6 +126,21 @@ async fn oversized_headers_get_431() {
 }
 
 #[tokio::test]
+async fn more_than_100_header_fields_get_431() {
+    let gw = TestGateway::start().await;
+    let request = |fields: usize| {
+        let extra: String = (0..fields).map(|i| format!("X-Field-{i}: v\r\n")).collect();
+        format!("GET /livez HTTP/1.1\r\nHost: x.example\r\n{extra}Connection: close\r\n\r\n")
+    };
+
+    // 2 + 90 fields are served (an unknown host, so 404); 2 + 120 are refused before routing.
+    let served = raw(gw.server.public_addr(), request(90).as_bytes()).await;
+    assert_eq!(status_of(&served), 404);
+    let refused = raw(gw.server.public_addr(), request(120).as_bytes()).await;
+    assert_eq!(status_of(&refused), 431);
+}
+
+#[tokio::test]
 async fn oversized_bodies_get_413() {
     let gw = TestGateway::start().await;
     let body = vec![b' '; 1024 * 1024 + 1];

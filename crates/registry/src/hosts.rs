@@ -63,8 +63,15 @@ impl HostIndex {
     /// then a plain DNS name (IP literals, `@`, `/`, `%`, non-ASCII) names no tenant.
     pub fn resolve(&self, host: &str) -> Option<Arc<Tenant>> {
         // Only valid names and ids were indexed, so anything else simply finds nothing.
-        let host = normalize_host(strip_port(host)?);
-        if let Some(tenant) = self.by_hostname.get(&host) {
+        let host = strip_port(host)?;
+        let normalized;
+        let host = if host.ends_with('.') || host.bytes().any(|b| b.is_ascii_uppercase()) {
+            normalized = normalize_host(host);
+            normalized.as_str()
+        } else {
+            host
+        };
+        if let Some(tenant) = self.by_hostname.get(host) {
             return Some(Arc::clone(tenant));
         }
         let id = host.strip_suffix(&self.base_domain)?.strip_suffix('.')?;

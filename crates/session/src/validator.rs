@@ -94,6 +94,9 @@ impl SessionValidator {
         );
         let sessions = moka::future::Cache::builder()
             .max_capacity(config.max_sessions)
+            // Recency is what matters for sessions, and plain LRU spares every read the
+            // frequency bookkeeping of the default policy.
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .expire_after(SessionExpiry {
                 ttl: config.cache_ttl,
             })
