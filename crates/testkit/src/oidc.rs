@@ -37,8 +37,8 @@ const TOKEN_PATH: &str = "/token";
 /// [`set_next_user`](Self::set_next_user), and `POST /token` that redeems those codes (without
 /// checking client credentials). With [`set_sign_in_page`](Self::set_sign_in_page) on,
 /// `GET /authorize` shows a browser an HTML sign-in page for that user instead, and the form's
-/// `POST /authorize` approves the login. Cloning gives another handle on the same provider; the server
-/// stops when the last handle is dropped.
+/// `POST /authorize` approves the login. Cloning gives another handle on the same provider;
+/// the server stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct OidcProvider {
     server: Arc<MockServer>,

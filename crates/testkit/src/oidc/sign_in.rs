@@ -39,7 +39,8 @@ pub(super) fn page(user: &User, params: &HashMap<String, String>) -> String {
          <title>Sign in - Credless dev identity provider</title>\n</head>\n<body>\n  \
          <main>\n    <h1>Sign in</h1>\n    <p>The local identity provider signs you in to \
          <code>{client}</code>. There is no password.</p>\n    <form method=\"post\" \
-         action=\"/authorize\">\n{hidden}      <label>User\n        <select name=\"login\">\n          \
+         action=\"/authorize\">\n{hidden}      <label>User\n        \
+         <select name=\"login\">\n          \
          <option value=\"{sub}\" selected>{email} ({sub}; groups: {groups})</option>\n        \
          </select>\n      </label>\n      <button type=\"submit\">Sign in</button>\n    \
          </form>\n  </main>\n</body>\n</html>\n"
