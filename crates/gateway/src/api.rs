@@ -3,6 +3,7 @@
 //! rendered in one place like every other error.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,6 +12,7 @@ use http::request::Parts;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use credless_registry::model::Tenant;
 use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, TenantResolver};
@@ -20,7 +22,7 @@ use crate::app::{BoxError, Shared, json};
 use crate::audit::Audit;
 use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
-use crate::request::read_body;
+use crate::request::{RequestId, read_body};
 
 /// What the portal learnt before the session check, carried in one request extension to the
 /// layer's resolver, the responder and the routes.
@@ -29,7 +31,7 @@ pub(crate) struct Routed {
     /// The tenant `Host` named.
     pub(crate) tenant: Arc<Tenant>,
     /// The request id, for problem documents.
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     /// The normalised path and query.
     pub(crate) target: String,
 }
@@ -98,8 +100,12 @@ fn wants_html(request: &Parts) -> bool {
         .any(|accept| accept.contains("text/html"))
 }
 
-/// Calls `route` behind the session layer.
-pub(crate) async fn guarded<B>(shared: &Arc<Shared>, request: Request<B>) -> Response<Body>
+/// Calls `route` behind the session layer. The returned future is the layer's call itself,
+/// with nothing wrapped around it.
+pub(crate) fn guarded<B>(
+    shared: &Arc<Shared>,
+    request: Request<B>,
+) -> impl Future<Output = Result<Response<Body>, Infallible>> + Send + use<B>
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -111,10 +117,7 @@ where
         let shared = Arc::clone(&handler_state);
         async move { Ok::<_, Infallible>(route(&shared, request).await) }
     });
-    match shared.session_layer.layer(inner).oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    }
+    shared.session_layer.layer(inner).oneshot(request)
 }
 
 /// The routes of a signed-in user.
@@ -131,7 +134,7 @@ where
         Some(identity) => dispatch(shared, request, &routed, &identity).await,
         None => Err(Problem::internal()),
     };
-    answer.unwrap_or_else(|problem| problem.into_response(&routed.request_id))
+    answer.unwrap_or_else(|problem| problem.into_response(routed.request_id.as_str()))
 }
 
 async fn dispatch<B>(
@@ -144,9 +147,10 @@ where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let (tenant, request_id, target) = (&*routed.tenant, &*routed.request_id, &*routed.target);
+    let (tenant, request_id, target) =
+        (&*routed.tenant, routed.request_id.as_str(), &*routed.target);
     let path = target.split('?').next().unwrap_or("/");
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let segments: SmallVec<[&str; 8]> = path.trim_start_matches('/').split('/').collect();
     let method = request.method().clone();
     match segments.as_slice() {
         ["api", "v1", "me"] => {

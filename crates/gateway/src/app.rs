@@ -1,14 +1,15 @@
 //! The gateway's shared state and the pipeline every request goes through: a request id, a
 //! span, the limits, the listener's routes, `X-Request-Id` on the answer, and metrics.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::Full;
 use tracing::Instrument;
@@ -24,8 +25,12 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::problem::{Body, Problem};
+use crate::request::RequestId;
 use crate::token::AdminToken;
 use crate::{admin, portal, request};
+
+/// Named once: a header name given as text is parsed on every use.
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// A body error type any hyper or test body can convert into.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -73,7 +78,7 @@ pub(crate) struct Shared {
 
 /// What a handler knows about the request besides the request itself.
 pub(crate) struct Context {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) peer: SocketAddr,
     /// The route template, for metrics; handlers set it once they know it.
     pub(crate) route: &'static str,
@@ -154,18 +159,23 @@ impl Gateway {
     }
 
     /// Answers one request that arrived on `listener` from `peer`.
-    pub async fn handle<B>(
+    ///
+    /// The checks that need no waiting (limits, `Host`, tenant, path, the CSRF rule) run at
+    /// once, when this is called; the returned future does the rest. Keeping that future
+    /// small matters: hyper moves it once per request, and the warm `/api/v1/me` path is
+    /// mostly such bookkeeping.
+    pub fn handle<B>(
         &self,
         listener: Listener,
         req: Request<B>,
         peer: SocketAddr,
-    ) -> Response<Body>
+    ) -> impl Future<Output = Response<Body>> + Send + use<B>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         let started = Instant::now();
-        let _in_flight = self.shared.metrics.request();
+        let in_flight = self.shared.metrics.request();
         let request_id = request::new_request_id();
         let method = req.method().clone();
         let span = tracing::info_span!(
@@ -181,36 +191,82 @@ impl Gateway {
             peer,
             route: "unrouted",
         };
+        let next = span.in_scope(|| self.route(listener, req, &mut cx));
 
-        let result = async {
-            let limits = &self.shared.config.limits;
-            let (parts, body) = req.into_parts();
-            request::check_header_size(&parts, limits.max_header_bytes)?;
-            request::check_declared_length(&parts.headers, limits.max_body_bytes)?;
-            let req = Request::from_parts(parts, body);
-            match listener {
-                Listener::Public => portal::handle(&self.shared, req, &mut cx).await,
-                Listener::Admin => admin::handle(&self.shared, req, &mut cx).await,
-            }
+        let gateway = self.clone();
+        async move {
+            let shared = &gateway.shared;
+            let result = match next {
+                Err(problem) => Err(problem),
+                Ok(Next::Api(request)) => {
+                    match api::guarded(shared, request).instrument(span.clone()).await {
+                        Ok(response) => Ok(response),
+                        Err(never) => match never {},
+                    }
+                }
+                // Boxed, as every route that waits on a remote service or the store: their
+                // futures are many times the size of the warm API path's.
+                Ok(Next::SignIn(sign_in)) => {
+                    Box::pin(portal::sign_in_pass_through(shared, sign_in, &cx))
+                        .instrument(span.clone())
+                        .await
+                }
+                Ok(Next::Admin(req)) => {
+                    Box::pin(admin::handle(shared, req, &mut cx))
+                        .instrument(span.clone())
+                        .await
+                }
+            };
+            let response = gateway.finish(listener, &method, started, &span, &cx, result);
+            drop(in_flight);
+            response
         }
-        .instrument(span.clone())
-        .await;
+    }
 
+    /// What a request needs next, decided without waiting: its limits, then its listener's
+    /// routing.
+    fn route<B>(
+        &self,
+        listener: Listener,
+        req: Request<B>,
+        cx: &mut Context,
+    ) -> Result<Next<B>, Problem> {
+        let limits = &self.shared.config.limits;
+        let (parts, body) = req.into_parts();
+        request::check_header_size(&parts, limits.max_header_bytes)?;
+        request::check_declared_length(&parts.headers, limits.max_body_bytes)?;
+        match listener {
+            Listener::Public => portal::route(&self.shared, parts, body, cx),
+            Listener::Admin => Ok(Next::Admin(Request::from_parts(parts, body))),
+        }
+    }
+
+    /// Renders a refusal, adds `X-Request-Id`, and records the request's metrics and log
+    /// line.
+    fn finish(
+        &self,
+        listener: Listener,
+        method: &Method,
+        started: Instant,
+        span: &tracing::Span,
+        cx: &Context,
+        result: Result<Response<Body>, Problem>,
+    ) -> Response<Body> {
         let mut response = match result {
             Ok(response) => response,
             Err(problem) => {
                 span.in_scope(|| log_problem(&problem));
-                problem.into_response(&cx.request_id)
+                problem.into_response(cx.request_id.as_str())
             }
         };
-        if let Ok(value) = HeaderValue::from_str(&cx.request_id) {
-            response.headers_mut().insert("x-request-id", value);
-        }
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID, cx.request_id.header_value());
         let status = response.status();
         self.shared.metrics.observe(
             listener.label(),
             cx.route,
-            &method,
+            method,
             status,
             started.elapsed(),
         );
@@ -224,6 +280,16 @@ impl Gateway {
         });
         response
     }
+}
+
+/// Where [`Gateway::route`] sends a request.
+pub(crate) enum Next<B> {
+    /// The portal and API, behind the session check.
+    Api(Request<B>),
+    /// `/oauth2/*`, forwarded to the tenant's proxy.
+    SignIn(portal::SignIn<B>),
+    /// The operator listener.
+    Admin(Request<B>),
 }
 
 /// Client mistakes are answered, not logged above `debug`; server-side failures were

@@ -3,7 +3,9 @@
 //! Routes are templates (`/admin/v1/tenants/{id}`), never raw paths, so the number of series
 //! stays bounded whatever clients send.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
+use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -27,6 +29,9 @@ pub(crate) struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
+    /// Both series of each label set, found with one lookup per request instead of one per
+    /// family. Counters and histograms are shared handles, so these are the exported series.
+    series: RwLock<HashMap<RequestLabels, (Counter, Histogram)>>,
     connections: Gauge<i64, AtomicI64>,
     in_flight: Gauge<i64, AtomicI64>,
     tenants: Gauge<i64, AtomicI64>,
@@ -66,6 +71,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            series: RwLock::default(),
             connections,
             in_flight,
             tenants,
@@ -87,10 +93,23 @@ impl Metrics {
             method: method_label(method),
             status: status.as_u16(),
         };
-        self.requests.get_or_create(&labels).inc();
-        self.latency
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        let seconds = elapsed.as_secs_f64();
+        let known = self.series.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((count, latency)) = known.get(&labels) {
+            count.inc();
+            latency.observe(seconds);
+            return;
+        }
+        drop(known);
+        // Routes, methods and statuses are bounded sets, so this map stays small.
+        let count = self.requests.get_or_create(&labels).clone();
+        let latency = self.latency.get_or_create(&labels).clone();
+        count.inc();
+        latency.observe(seconds);
+        self.series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(labels, (count, latency));
     }
 
     /// Counts a connection as open until the guard is dropped.

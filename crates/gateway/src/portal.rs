@@ -4,27 +4,27 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use credless_registry::model::Tenant;
 use http::header::ORIGIN;
+use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body::Body as HttpBody;
 
-use crate::api::{self, Routed};
-use crate::app::{BoxError, Context, Shared};
+use crate::api::Routed;
+use crate::app::{BoxError, Context, Next, Shared};
 use crate::forward::{self, Outgoing};
 use crate::problem::{Body, Problem};
 use crate::request;
 
-pub(crate) async fn handle<B>(
-    shared: &Arc<Shared>,
-    req: Request<B>,
+/// Routes a request of the public listener, without waiting: to the sign-in pass-through,
+/// or to the API and portal behind the session check.
+pub(crate) fn route<B>(
+    shared: &Shared,
+    mut parts: Parts,
+    body: B,
     cx: &mut Context,
-) -> Result<Response<Body>, Problem>
-where
-    B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) -> Result<Next<B>, Problem> {
     cx.route = "/*";
-    let (mut parts, body) = req.into_parts();
     let host = request::host(&parts)?;
     let path = request::normalize_path(parts.uri.path())?;
     let Some(tenant) = shared.registry.resolve(&host) else {
@@ -32,38 +32,23 @@ where
         return Err(Problem::unknown_host());
     };
     tracing::Span::current().record("tenant.id", tenant.id.as_str());
-    let trusted = &shared.config.server.trusted_proxies;
-    let client = request::client_addr(cx.peer, &parts.headers, trusted);
 
     if path == "/oauth2" || path.starts_with("/oauth2/") {
         cx.route = "/oauth2/*";
-        if path == "/oauth2/sign_out" {
-            shared
-                .sessions
-                .invalidate_session(&tenant, &parts.headers)
-                .await;
-        }
-        let limits = &shared.config.limits;
-        let body =
-            request::read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
-        let proto = request::forwarded_proto(cx.peer, &parts.headers, trusted);
-        let outgoing = Outgoing {
-            method: &parts.method,
-            path: &path,
-            query: parts.uri.query(),
-            headers: &parts.headers,
+        let host = host.into_owned();
+        return Ok(Next::SignIn(SignIn {
+            parts,
             body,
-            host: &host,
-            proto,
-            client,
-        };
-        let base = &shared.config.server.public_base_domain;
-        let insecure = shared.config.server.allow_insecure_upstreams;
-        return forward::forward(&shared.upstream, &tenant, base, insecure, outgoing).await;
+            host,
+            path,
+            tenant,
+        }));
     }
 
     cx.route = route_label(&path);
     if path.starts_with("/api/") && is_unsafe(&parts.method) && is_cross_site(&parts, &host) {
+        let trusted = &shared.config.server.trusted_proxies;
+        let client = request::client_addr(cx.peer, &parts.headers, trusted);
         tracing::info!(client.address = %client, "cross-site request refused");
         return Err(Problem::csrf_rejected());
     }
@@ -73,10 +58,63 @@ where
     };
     parts.extensions.insert(Routed {
         tenant,
-        request_id: cx.request_id.clone(),
+        request_id: cx.request_id,
         target,
     });
-    Ok(api::guarded(shared, Request::from_parts(parts, body)).await)
+    Ok(Next::Api(Request::from_parts(parts, body)))
+}
+
+/// A request for the tenant's own oauth2-proxy, as it arrived.
+pub(crate) struct SignIn<B> {
+    parts: Parts,
+    body: B,
+    /// `Host`, lower-cased.
+    host: String,
+    /// The normalised path.
+    path: String,
+    tenant: Arc<Tenant>,
+}
+
+/// `/oauth2/*`: forwarded to the tenant's proxy, forgetting the cached session first on a
+/// sign-out so that it ends at once.
+pub(crate) async fn sign_in_pass_through<B>(
+    shared: &Shared,
+    sign_in: SignIn<B>,
+    cx: &Context,
+) -> Result<Response<Body>, Problem>
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let SignIn {
+        parts,
+        body,
+        host,
+        path,
+        tenant,
+    } = sign_in;
+    if path == "/oauth2/sign_out" {
+        shared
+            .sessions
+            .invalidate_session(&tenant, &parts.headers)
+            .await;
+    }
+    let limits = &shared.config.limits;
+    let body = request::read_body(body, limits.max_body_bytes, limits.body_read_timeout).await?;
+    let trusted = &shared.config.server.trusted_proxies;
+    let outgoing = Outgoing {
+        method: &parts.method,
+        path: &path,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body,
+        host: &host,
+        proto: request::forwarded_proto(cx.peer, &parts.headers, trusted),
+        client: request::client_addr(cx.peer, &parts.headers, trusted),
+    };
+    let base = &shared.config.server.public_base_domain;
+    let insecure = shared.config.server.allow_insecure_upstreams;
+    forward::forward(&shared.upstream, &tenant, base, insecure, outgoing).await
 }
 
 /// Route templates for metrics: known routes by name, the rest by area.
@@ -122,7 +160,7 @@ fn is_unsafe(method: &Method) -> bool {
 }
 
 /// `Origin` naming another origin, or `Sec-Fetch-Site: cross-site`.
-fn is_cross_site(parts: &http::request::Parts, host: &str) -> bool {
+fn is_cross_site(parts: &Parts, host: &str) -> bool {
     let cross_fetch = parts
         .headers
         .get("sec-fetch-site")

@@ -1,22 +1,53 @@
 //! Checks every request passes before it is routed: header size, body size, an unambiguous
 //! `Host`, a normalised path, and the client address as far as it can be believed.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::request::Parts;
-use http::{HeaderMap, Uri};
+use http::{HeaderMap, HeaderValue, Uri};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use ipnet::IpNet;
 
 use crate::problem::Problem;
 
-/// A fresh request id: 32 hex digits, a random per-process prefix and a counter, so ids are
-/// unique without a system call per request.
-pub fn new_request_id() -> String {
+/// A request's id: 32 lower-case hex digits, kept inline so that passing it around costs no
+/// allocation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId([u8; 32]);
+
+impl RequestId {
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The id as an `X-Request-Id` value.
+    pub fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_bytes(&self.0).unwrap_or_else(|_| HeaderValue::from_static("-"))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RequestId({})", self.as_str())
+    }
+}
+
+/// A fresh request id: a random per-process prefix and a counter, so ids are unique without a
+/// system call per request.
+pub fn new_request_id() -> RequestId {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,15 +60,14 @@ pub fn new_request_id() -> String {
         u64::from_le_bytes(bytes)
     });
     let counter = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut id = String::with_capacity(32);
-    for value in [*prefix, counter] {
-        for shift in (0..16).rev() {
-            id.push(char::from(
-                HEX_DIGITS[((value >> (shift * 4)) & 0xf) as usize],
-            ));
+    let mut id = [0u8; 32];
+    for (half, value) in [*prefix, counter].into_iter().enumerate() {
+        for digit in 0..16 {
+            let shift = (15 - digit) * 4;
+            id[half * 16 + digit] = HEX_DIGITS[((value >> shift) & 0xf) as usize];
         }
     }
-    id
+    RequestId(id)
 }
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -103,10 +133,11 @@ where
     }
 }
 
-/// The one `Host` of a request, lower-cased, refusing what is ambiguous.
+/// The one `Host` of a request, lower-cased, refusing what is ambiguous. It borrows from the
+/// request when the client already sent it in lower case, as clients do.
 ///
 /// No `Host`, two `Host` headers, or an absolute target naming another host is a `400`.
-pub fn host(parts: &Parts) -> Result<String, Problem> {
+pub fn host(parts: &Parts) -> Result<Cow<'_, str>, Problem> {
     let mut hosts = parts.headers.get_all(HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(host), None) => host,
@@ -116,8 +147,12 @@ pub fn host(parts: &Parts) -> Result<String, Problem> {
     let host = host
         .to_str()
         .map_err(|_| Problem::invalid("the Host header is not valid text"))?
-        .trim()
-        .to_ascii_lowercase();
+        .trim();
+    let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    };
     if let Some(authority) = parts.uri.authority()
         && host_only(authority.as_str()) != host_only(&host)
     {

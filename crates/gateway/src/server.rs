@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -154,9 +155,11 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let service_gateway = gateway.clone();
+        // The gateway's own future, not one wrapped around it: hyper moves it once per request.
         let service = service_fn(move |req| {
-            let gateway = service_gateway.clone();
-            async move { Ok::<_, Infallible>(gateway.handle(kind, req, peer).await) }
+            service_gateway
+                .handle(kind, req, peer)
+                .map(Ok::<_, Infallible>)
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         let open = gateway.shared.metrics.connection();

@@ -2,17 +2,18 @@
 
 use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
+use smallvec::SmallVec;
 
 /// The tenant's own session cookies in a request: only those named `cookie_name` or
 /// `<cookie_name>_<n>` (oauth2-proxy's split sessions), from every `Cookie` header, in the
 /// order the browser sent them.
 ///
 /// Cookies with an empty value (a cleared session) are left out; `Cookie` headers that are
-/// not visible ASCII are skipped. The pairs borrow from the request, so that a warm session is
-/// recognised without copying them; [`TenantCookies::header_value`] builds the line sent to
-/// the proxy only when it is asked.
+/// not visible ASCII are skipped. The pairs borrow from the request, and the usual few fit
+/// inline, so that a warm session is recognised without copying or allocating;
+/// [`TenantCookies::header_value`] builds the line sent to the proxy only when it is asked.
 pub(crate) struct TenantCookies<'a> {
-    pairs: Vec<&'a str>,
+    pairs: SmallVec<[&'a str; 4]>,
 }
 
 impl TenantCookies<'_> {
@@ -37,7 +38,7 @@ pub(crate) fn tenant_cookies<'a>(
     cookie_name: &str,
     headers: &'a HeaderMap,
 ) -> Option<TenantCookies<'a>> {
-    let pairs: Vec<&str> = headers
+    let pairs: SmallVec<[&str; 4]> = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())

@@ -1,6 +1,7 @@
 //! [`SessionValidator`]: asks a tenant's oauth2-proxy who the browser is, verifies the ID token
 //! it passes, and caches the answer briefly.
 
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -69,13 +70,11 @@ struct Inner {
     sessions: moka::future::Cache<SessionKey, Arc<Identity>>,
 }
 
-/// A cached session: the tenant, and a SHA-256 over the tenant's settings that shape the
-/// answer and the tenant cookies the browser sent.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct SessionKey {
-    tenant: String,
-    digest: [u8; 32],
-}
+/// A cached session: a SHA-256 over the tenant's id, the tenant settings that shape the
+/// answer, and the tenant cookies the browser sent. The identity cached under it names the
+/// tenant, which is how a tenant's sessions are found to drop them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SessionKey([u8; 32]);
 
 impl SessionValidator {
     /// Builds a validator with its own outbound client.
@@ -135,6 +134,19 @@ impl SessionValidator {
             });
         }
         let cookie = cookies.header_value().ok_or(SessionError::NoSession)?;
+        // A first request waits on the proxy and the IdP: a future many times the size of the
+        // warm path's, boxed so that warm requests neither build nor move it.
+        Box::pin(self.validate_uncached(tenant, key, cookie)).await
+    }
+
+    /// Asks the proxy, verifies its token and caches the identity, sharing the work with
+    /// concurrent requests for the same `key`.
+    async fn validate_uncached(
+        &self,
+        tenant: &Tenant,
+        key: SessionKey,
+        cookie: HeaderValue,
+    ) -> Result<Validated, SessionError> {
         let refreshed = Mutex::new(Vec::new());
 
         let identity = self
@@ -178,7 +190,7 @@ impl SessionValidator {
         let dropped = self
             .inner
             .sessions
-            .invalidate_entries_if(move |key, _| key.tenant == tenant_id);
+            .invalidate_entries_if(move |_, identity| identity.tenant == tenant_id);
         if let Err(error) = dropped {
             tracing::error!(%error, "could not invalidate a tenant's sessions");
         }
@@ -335,40 +347,53 @@ fn proxy_failure(error: reqwest::Error) -> SessionError {
     SessionError::proxy(kind, Some(error))
 }
 
-/// SHA-256 over the tenant settings that shape the answer and the cookie line its proxy
-/// would get, each field length-prefixed, in one call: the per-call cost of the digest API
-/// outweighs these few hundred bytes.
+/// SHA-256 over the tenant's id, the settings that shape the answer and the cookie line its
+/// proxy would get, each field length-prefixed.
+///
+/// The input is gathered in a buffer each thread keeps, then digested in one call: setting up
+/// a digest context and feeding it piece by piece costs more than hashing the few hundred
+/// bytes to a few kilobytes (oauth2-proxy's cookies carry the whole ID token) of a session.
 fn session_key(tenant: &Tenant, cookies: &TenantCookies<'_>) -> SessionKey {
-    let mut input = Vec::with_capacity(256);
-    let mut field = |bytes: &[u8]| {
-        input.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-        input.extend_from_slice(bytes);
-    };
-    field(tenant.proxy_url.as_bytes());
-    field(tenant.oidc.issuer.as_bytes());
-    field(&(tenant.oidc.audiences.len() as u64).to_be_bytes());
-    for audience in &tenant.oidc.audiences {
-        field(audience.as_bytes());
+    thread_local! {
+        static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
-    field(tenant.cookie_name.as_bytes());
-    // The cookie line as sent (`a=1; b=2`), written pair by pair without building it.
-    let pairs = cookies.pairs();
-    let line_len =
-        pairs.iter().map(|pair| pair.len()).sum::<usize>() + 2 * pairs.len().saturating_sub(1);
-    input.extend_from_slice(&(line_len as u64).to_be_bytes());
-    for (index, pair) in pairs.iter().enumerate() {
-        if index > 0 {
-            input.extend_from_slice(b"; ");
-        }
-        input.extend_from_slice(pair.as_bytes());
-    }
+    /// Beyond this, a buffer grown by an unusually large cookie is given back.
+    const KEEP: usize = 16 * 1024;
 
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &input).as_ref());
-    SessionKey {
-        tenant: tenant.id.clone(),
-        digest: bytes,
-    }
+    INPUT.with_borrow_mut(|input| {
+        input.clear();
+        let mut field = |bytes: &[u8]| {
+            input.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            input.extend_from_slice(bytes);
+        };
+        field(tenant.id.as_bytes());
+        field(tenant.proxy_url.as_bytes());
+        field(tenant.oidc.issuer.as_bytes());
+        field(&(tenant.oidc.audiences.len() as u64).to_be_bytes());
+        for audience in &tenant.oidc.audiences {
+            field(audience.as_bytes());
+        }
+        field(tenant.cookie_name.as_bytes());
+        // The cookie line as sent (`a=1; b=2`), written pair by pair without building it.
+        let pairs = cookies.pairs();
+        let line_len =
+            pairs.iter().map(|pair| pair.len()).sum::<usize>() + 2 * pairs.len().saturating_sub(1);
+        input.extend_from_slice(&(line_len as u64).to_be_bytes());
+        for (index, pair) in pairs.iter().enumerate() {
+            if index > 0 {
+                input.extend_from_slice(b"; ");
+            }
+            input.extend_from_slice(pair.as_bytes());
+        }
+
+        let mut bytes = [0u8; 32];
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input);
+        bytes.copy_from_slice(digest.as_ref());
+        if input.capacity() > KEEP {
+            *input = Vec::new();
+        }
+        SessionKey(bytes)
+    })
 }
 
 /// Logs the outcome of one proxy call and verification, naming the session only by a prefix
@@ -376,7 +401,7 @@ fn session_key(tenant: &Tenant, cookies: &TenantCookies<'_>) -> SessionKey {
 fn log_outcome<T>(tenant: &Tenant, key: &SessionKey, outcome: &Result<T, SessionError>) {
     let session = format!(
         "{:02x}{:02x}{:02x}{:02x}",
-        key.digest[0], key.digest[1], key.digest[2], key.digest[3]
+        key.0[0], key.0[1], key.0[2], key.0[3]
     );
     match outcome {
         Ok(_) => tracing::debug!(tenant.id = %tenant.id, session, "session validated"),

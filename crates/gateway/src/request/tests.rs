@@ -129,7 +129,7 @@ fn request_ids_are_32_lowercase_hex_digits_and_unique() {
     let first = new_request_id();
     let second = new_request_id();
 
-    for id in [&first, &second] {
+    for id in [first.as_str(), second.as_str()] {
         assert_eq!(id.len(), 32, "{id}");
         assert!(
             id.bytes()
@@ -138,5 +138,9 @@ fn request_ids_are_32_lowercase_hex_digits_and_unique() {
         );
     }
     assert_ne!(first, second);
-    assert_eq!(first[..16], second[..16], "one prefix per process");
+    assert_eq!(
+        first.as_str()[..16],
+        second.as_str()[..16],
+        "one prefix per process"
+    );
 }
