@@ -6,6 +6,7 @@
 //! 16, 20000, 6). The two servers take turns, round by round, so that a machine whose speed
 //! drifts (a busy neighbour, a shared host) slows both alike; the per-pair ratios are printed
 //! too, to show how much the machine moved during the run.
+//! Credless runs as `credless serve` does by default, with its log subscriber at `info`.
 //! Targets: throughput ratio ≥ 0.8, memory per cached session ≤ 2 KiB.
 
 #![allow(
@@ -127,7 +128,8 @@ async fn gateway(
     config.server.admin_listen = "127.0.0.1:0".parse().unwrap();
     config.server.allow_insecure_upstreams = true;
     config.session.cache_ttl = Duration::from_secs(3600);
-    config.log.filter = "warn".into();
+    // Credless as it runs by default: logging at `info`, to stderr.
+    credless_gateway::telemetry::init(&config.log).unwrap();
     config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let registry = credless_gateway::open_registry(&config).await.unwrap();
     let tenant = Tenant {

@@ -13,12 +13,13 @@ use http::{Method, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use serde::Serialize;
 use smallvec::SmallVec;
+use tracing::Instrument;
 
 use credless_registry::model::Tenant;
 use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, TenantResolver};
 
 use crate::accounts;
-use crate::app::{BoxError, Shared, json};
+use crate::app::{BoxError, Shared, json, waiting_span};
 use crate::audit::Audit;
 use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
@@ -66,6 +67,11 @@ impl ErrorResponder for GatewayResponder {
         let request_id = routed.map_or("", |routed| routed.request_id.as_str());
         let target = routed.map_or("/", |routed| routed.target.as_str());
         if !matches!(error, SessionError::NoSession) {
+            // What is logged about a refusal names the request, whatever the log level.
+            let span = routed.map_or_else(tracing::Span::none, |routed| {
+                waiting_span(routed.request_id, &routed.tenant.id)
+            });
+            let _in_request = span.enter();
             tracing::info!(code = error.code(), reason = %error, "session refused");
             return Problem::from(error).into_bytes_response(request_id);
         }
@@ -163,11 +169,15 @@ where
             if method != Method::GET {
                 return Err(Problem::method_not_allowed("GET"));
             }
-            Box::pin(accounts::list(shared, tenant, identity)).await
+            let span = waiting_span(routed.request_id, &tenant.id);
+            Box::pin(accounts::list(shared, tenant, identity))
+                .instrument(span)
+                .await
         }
         ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() => {
             // Boxed, like the other routes that wait on the store or a cloud, so that the
             // future of a warm `/api/v1/me` stays small.
+            let span = waiting_span(routed.request_id, &tenant.id);
             Box::pin(async {
                 let limits = &shared.config.limits;
                 let (parts, body) = request.into_parts();
@@ -181,6 +191,7 @@ where
                 };
                 accounts::one(&audit, &method, id, rest, query, &parts.headers, body).await
             })
+            .instrument(span)
             .await
         }
         ["api", "v1", "audit"] => {
@@ -193,7 +204,10 @@ where
                 ));
             }
             let limit = audit_limit(target.split_once('?').map(|(_, q)| q))?;
-            let events = Box::pin(shared.registry.audit(&tenant.id, limit)).await?;
+            let span = waiting_span(routed.request_id, &tenant.id);
+            let events = Box::pin(shared.registry.audit(&tenant.id, limit))
+                .instrument(span)
+                .await?;
             Ok(json(
                 StatusCode::OK,
                 &serde_json::json!({ "events": events }),

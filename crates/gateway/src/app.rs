@@ -12,7 +12,7 @@ use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body as HttpBody;
 use http_body_util::Full;
-use tracing::Instrument;
+use tracing::{Instrument, Level};
 
 use credless_exchange::Exchanger;
 use credless_registry::Registry;
@@ -178,49 +178,41 @@ impl Gateway {
         let in_flight = self.shared.metrics.request();
         let request_id = request::new_request_id();
         let method = req.method().clone();
-        let span = tracing::info_span!(
-            "request",
-            request.id = %request_id,
-            http.method = %method,
-            listener = listener.label(),
-            http.route = tracing::field::Empty,
-            tenant.id = tracing::field::Empty,
-        );
         let mut cx = Context {
             request_id,
             peer,
             route: "unrouted",
         };
-        let next = span.in_scope(|| self.route(listener, req, &mut cx));
+        let next = self.route(listener, req, &mut cx);
+        let tenant = next.as_ref().ok().and_then(Next::tenant_id);
+        let span = match next {
+            Ok(Next::Api(_)) => request_span(Level::DEBUG, cx.request_id, tenant),
+            _ => request_span(Level::INFO, cx.request_id, tenant),
+        };
 
+        // One span around the whole answer, entered on each poll, so that whatever the routes
+        // and the crates below them log carries the request's id and tenant.
         let gateway = self.clone();
         async move {
             let shared = &gateway.shared;
             let result = match next {
                 Err(problem) => Err(problem),
-                Ok(Next::Api(request)) => {
-                    match api::guarded(shared, request).instrument(span.clone()).await {
-                        Ok(response) => Ok(response),
-                        Err(never) => match never {},
-                    }
-                }
+                Ok(Next::Api(request)) => match api::guarded(shared, request).await {
+                    Ok(response) => Ok(response),
+                    Err(never) => match never {},
+                },
                 // Boxed, as every route that waits on a remote service or the store: their
                 // futures are many times the size of the warm API path's.
                 Ok(Next::SignIn(sign_in)) => {
-                    Box::pin(portal::sign_in_pass_through(shared, sign_in, &cx))
-                        .instrument(span.clone())
-                        .await
+                    Box::pin(portal::sign_in_pass_through(shared, sign_in, &cx)).await
                 }
-                Ok(Next::Admin(req)) => {
-                    Box::pin(admin::handle(shared, req, &mut cx))
-                        .instrument(span.clone())
-                        .await
-                }
+                Ok(Next::Admin(req)) => Box::pin(admin::handle(shared, req, &mut cx)).await,
             };
-            let response = gateway.finish(listener, &method, started, &span, &cx, result);
+            let response = gateway.finish(listener, &method, started, &cx, result);
             drop(in_flight);
             response
         }
+        .instrument(span)
     }
 
     /// What a request needs next, decided without waiting: its limits, then its listener's
@@ -242,20 +234,19 @@ impl Gateway {
     }
 
     /// Renders a refusal, adds `X-Request-Id`, and records the request's metrics and log
-    /// line.
+    /// line. Runs inside the request's span.
     fn finish(
         &self,
         listener: Listener,
         method: &Method,
         started: Instant,
-        span: &tracing::Span,
         cx: &Context,
         result: Result<Response<Body>, Problem>,
     ) -> Response<Body> {
         let mut response = match result {
             Ok(response) => response,
             Err(problem) => {
-                span.in_scope(|| log_problem(&problem));
+                log_problem(&problem);
                 problem.into_response(cx.request_id.as_str())
             }
         };
@@ -263,21 +254,18 @@ impl Gateway {
             .headers_mut()
             .insert(X_REQUEST_ID, cx.request_id.header_value());
         let status = response.status();
-        self.shared.metrics.observe(
-            listener.label(),
-            cx.route,
-            method,
-            status,
-            started.elapsed(),
+        let elapsed = started.elapsed();
+        self.shared
+            .metrics
+            .observe(listener.label(), cx.route, method, status, elapsed);
+        tracing::debug!(
+            listener = listener.label(),
+            http.method = %method,
+            http.route = cx.route,
+            http.status = status.as_u16(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "request answered"
         );
-        span.record("http.route", cx.route);
-        span.in_scope(|| {
-            tracing::debug!(
-                http.status = status.as_u16(),
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "request answered"
-            );
-        });
         response
     }
 }
@@ -290,6 +278,46 @@ pub(crate) enum Next<B> {
     SignIn(portal::SignIn<B>),
     /// The operator listener.
     Admin(Request<B>),
+}
+
+impl<B> Next<B> {
+    /// The tenant a public request was routed to.
+    fn tenant_id(&self) -> Option<&str> {
+        match self {
+            Next::Api(request) => request
+                .extensions()
+                .get::<api::Routed>()
+                .map(|routed| routed.tenant.id.as_str()),
+            Next::SignIn(sign_in) => Some(sign_in.tenant_id()),
+            Next::Admin(_) => None,
+        }
+    }
+}
+
+/// The span every log line about a request carries, with the request's id and tenant.
+///
+/// Requests behind the session check get a `debug` one: a log subscriber formats a span's
+/// fields each time one is made, which is a noticeable share of a warm request answered from
+/// memory. Their routes that wait on the store or a cloud open an `info` one themselves
+/// ([`waiting_span`]); the sign-in pass-through and the operator API get an `info` one here.
+fn request_span(level: Level, id: RequestId, tenant: Option<&str>) -> tracing::Span {
+    // `Display`, not `Debug`: a `Debug` string is escaped character by character.
+    let tenant = tenant.map(tracing::field::display);
+    if level == Level::DEBUG {
+        tracing::debug_span!("request", request.id = %id, tenant.id = tenant)
+    } else {
+        tracing::info_span!("request", request.id = %id, tenant.id = tenant)
+    }
+}
+
+/// The span for a route that waits on the store or a cloud: an `info` request span, unless
+/// the request's own span is already recorded (at `debug`), whose lines then say it all.
+pub(crate) fn waiting_span(id: RequestId, tenant: &str) -> tracing::Span {
+    if tracing::Span::current().is_disabled() {
+        tracing::info_span!("request", request.id = %id, tenant.id = %tenant)
+    } else {
+        tracing::Span::none()
+    }
 }
 
 /// Client mistakes are answered, not logged above `debug`; server-side failures were

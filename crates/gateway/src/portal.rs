@@ -28,10 +28,9 @@ pub(crate) fn route<B>(
     let host = request::host(&parts)?;
     let path = request::normalize_path(parts.uri.path())?;
     let Some(tenant) = shared.registry.resolve(&host) else {
-        tracing::debug!(host = %truncate(&host), "unknown host");
+        tracing::debug!(request.id = %cx.request_id, host = %truncate(&host), "unknown host");
         return Err(Problem::unknown_host());
     };
-    tracing::Span::current().record("tenant.id", tenant.id.as_str());
 
     if path == "/oauth2" || path.starts_with("/oauth2/") {
         cx.route = "/oauth2/*";
@@ -49,7 +48,12 @@ pub(crate) fn route<B>(
     if path.starts_with("/api/") && is_unsafe(&parts.method) && is_cross_site(&parts, &host) {
         let trusted = &shared.config.server.trusted_proxies;
         let client = request::client_addr(cx.peer, &parts.headers, trusted);
-        tracing::info!(client.address = %client, "cross-site request refused");
+        tracing::info!(
+            request.id = %cx.request_id,
+            tenant.id = %tenant.id,
+            client.address = %client,
+            "cross-site request refused"
+        );
         return Err(Problem::csrf_rejected());
     }
     let target = match parts.uri.query() {
@@ -73,6 +77,12 @@ pub(crate) struct SignIn<B> {
     /// The normalised path.
     path: String,
     tenant: Arc<Tenant>,
+}
+
+impl<B> SignIn<B> {
+    pub(crate) fn tenant_id(&self) -> &str {
+        &self.tenant.id
+    }
 }
 
 /// `/oauth2/*`: forwarded to the tenant's proxy, forgetting the cached session first on a

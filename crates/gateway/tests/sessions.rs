@@ -553,3 +553,71 @@ async fn a_thousand_concurrent_first_requests_make_one_proxy_call() {
     }
     assert_eq!(world.proxy.auth_calls(), 1);
 }
+
+/// Everything a `fmt` subscriber writes, for reading back.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn at_info_a_refusal_names_its_request_and_a_warm_request_writes_nothing() {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    // The test's runtime runs on this thread, and so do the gateway's tasks.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let world = World::start().await;
+    let cookie = world.cookie(User::demo());
+    assert_eq!(world.me(&cookie).await.status(), 200);
+
+    let before = logs.contents().len();
+    assert_eq!(world.me(&cookie).await.status(), 200);
+    assert_eq!(
+        &logs.contents()[before..],
+        "",
+        "a warm request logs nothing at info"
+    );
+
+    world.proxy.set_mode(ProxyMode::Status(500));
+    let stranger = world.cookie(User::new("mallory", "mallory@acme.example"));
+    let refused = world.me(&stranger).await;
+    assert_eq!(refused.status(), 502);
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let logs = logs.contents();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("session refused"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{logs}"));
+    assert!(line.contains(&format!("request.id={id}")), "{line}");
+    assert!(line.contains("tenant.id=acme"), "{line}");
+}
