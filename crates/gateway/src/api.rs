@@ -19,7 +19,7 @@ use credless_registry::model::Tenant;
 use credless_session::{ErrorResponder, Identity, SessionError, SessionLayer, TenantResolver};
 
 use crate::accounts;
-use crate::app::{BoxError, Shared, json, waiting_span};
+use crate::app::{BoxError, Shared, json};
 use crate::audit::Audit;
 use crate::forward::is_safe_return_path;
 use crate::problem::{Body, Problem};
@@ -35,6 +35,24 @@ pub(crate) struct Routed {
     pub(crate) request_id: RequestId,
     /// The normalised path and query.
     pub(crate) target: String,
+    /// Whether the request's own span is recorded (it is opened at `debug`).
+    pub(crate) span_recorded: bool,
+}
+
+impl Routed {
+    /// The span for a route that waits on the store or a cloud, or for a refusal: an `info`
+    /// request span, unless the request's own span is recorded and says it all already.
+    pub(crate) fn waiting_span(&self) -> tracing::Span {
+        if self.span_recorded {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "request",
+                request.id = %self.request_id,
+                tenant.id = %self.tenant.id,
+            )
+        }
+    }
 }
 
 /// The session layer as the gateway uses it.
@@ -68,9 +86,7 @@ impl ErrorResponder for GatewayResponder {
         let target = routed.map_or("/", |routed| routed.target.as_str());
         if !matches!(error, SessionError::NoSession) {
             // What is logged about a refusal names the request, whatever the log level.
-            let span = routed.map_or_else(tracing::Span::none, |routed| {
-                waiting_span(routed.request_id, &routed.tenant.id)
-            });
+            let span = routed.map_or_else(tracing::Span::none, Routed::waiting_span);
             let _in_request = span.enter();
             tracing::info!(code = error.code(), reason = %error, "session refused");
             return Problem::from(error).into_bytes_response(request_id);
@@ -169,7 +185,7 @@ where
             if method != Method::GET {
                 return Err(Problem::method_not_allowed("GET"));
             }
-            let span = waiting_span(routed.request_id, &tenant.id);
+            let span = routed.waiting_span();
             Box::pin(accounts::list(shared, tenant, identity))
                 .instrument(span)
                 .await
@@ -177,7 +193,7 @@ where
         ["api", "v1", "accounts", id, rest @ ..] if !id.is_empty() => {
             // Boxed, like the other routes that wait on the store or a cloud, so that the
             // future of a warm `/api/v1/me` stays small.
-            let span = waiting_span(routed.request_id, &tenant.id);
+            let span = routed.waiting_span();
             Box::pin(async {
                 let limits = &shared.config.limits;
                 let (parts, body) = request.into_parts();
@@ -204,7 +220,7 @@ where
                 ));
             }
             let limit = audit_limit(target.split_once('?').map(|(_, q)| q))?;
-            let span = waiting_span(routed.request_id, &tenant.id);
+            let span = routed.waiting_span();
             let events = Box::pin(shared.registry.audit(&tenant.id, limit))
                 .instrument(span)
                 .await?;

@@ -183,15 +183,21 @@ impl Gateway {
             peer,
             route: "unrouted",
         };
-        let next = self.route(listener, req, &mut cx);
+        let mut next = self.route(listener, req, &mut cx);
         let tenant = next.as_ref().ok().and_then(Next::tenant_id);
         let span = match next {
             Ok(Next::Api(_)) => request_span(Level::DEBUG, cx.request_id, tenant),
             _ => request_span(Level::INFO, cx.request_id, tenant),
         };
+        if let Ok(Next::Api(request)) = &mut next
+            && let Some(routed) = request.extensions_mut().get_mut::<api::Routed>()
+        {
+            routed.span_recorded = !span.is_disabled();
+        }
 
-        // One span around the whole answer, entered on each poll, so that whatever the routes
-        // and the crates below them log carries the request's id and tenant.
+        // One span around the whole answer, entered on each poll, so that what the routes and
+        // the crates below them log carries the request's id and tenant (at the level
+        // `request_span` explains).
         let gateway = self.clone();
         async move {
             let shared = &gateway.shared;
@@ -299,7 +305,8 @@ impl<B> Next<B> {
 /// Requests behind the session check get a `debug` one: a log subscriber formats a span's
 /// fields each time one is made, which is a noticeable share of a warm request answered from
 /// memory. Their routes that wait on the store or a cloud open an `info` one themselves
-/// ([`waiting_span`]); the sign-in pass-through and the operator API get an `info` one here.
+/// ([`api::Routed::waiting_span`]); the sign-in pass-through and the operator API get an
+/// `info` one here.
 fn request_span(level: Level, id: RequestId, tenant: Option<&str>) -> tracing::Span {
     // `Display`, not `Debug`: a `Debug` string is escaped character by character.
     let tenant = tenant.map(tracing::field::display);
@@ -307,16 +314,6 @@ fn request_span(level: Level, id: RequestId, tenant: Option<&str>) -> tracing::S
         tracing::debug_span!("request", request.id = %id, tenant.id = tenant)
     } else {
         tracing::info_span!("request", request.id = %id, tenant.id = tenant)
-    }
-}
-
-/// The span for a route that waits on the store or a cloud: an `info` request span, unless
-/// the request's own span is already recorded (at `debug`), whose lines then say it all.
-pub(crate) fn waiting_span(id: RequestId, tenant: &str) -> tracing::Span {
-    if tracing::Span::current().is_disabled() {
-        tracing::info_span!("request", request.id = %id, tenant.id = %tenant)
-    } else {
-        tracing::Span::none()
     }
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn route<B>(
         tenant,
         request_id: cx.request_id,
         target,
+        span_recorded: false,
     });
     Ok(Next::Api(Request::from_parts(parts, body)))
 }
