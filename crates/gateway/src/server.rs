@@ -199,11 +199,17 @@ async fn refresh_loop(gateway: Gateway, mut stop: watch::Receiver<bool>) {
         }
         match gateway.registry().refresh().await {
             Ok(Some(changes)) => {
-                tracing::info!(
-                    changed.tenants = changes.tenants.len(),
-                    changed.accounts = changes.accounts.len(),
-                    "store changed elsewhere; tenant index reloaded"
-                );
+                // This process's own writes move the store's revision too; only what another
+                // process changed is worth a line at `info`.
+                if changes.tenants.is_empty() && changes.accounts.is_empty() {
+                    tracing::debug!("store revision moved; tenant index reloaded");
+                } else {
+                    tracing::info!(
+                        changed.tenants = changes.tenants.len(),
+                        changed.accounts = changes.accounts.len(),
+                        "store changed elsewhere; tenant index reloaded"
+                    );
+                }
                 forget(&gateway, &changes);
                 gateway
                     .shared

@@ -9,6 +9,7 @@ use credless_registry::audit::action;
 use credless_registry::{
     Account, AuditEvent, Oidc, Outcome, Policy, Registry, RegistryError, SqliteStore, Store, Tenant,
 };
+use credless_testkit::LogBuffer;
 
 fn tenant(id: &str) -> Tenant {
     Tenant {
@@ -178,28 +179,12 @@ async fn a_failed_write_is_reported() {
     assert!(matches!(err, RegistryError::Unavailable { .. }), "{err:?}");
 }
 
-/// Collects what a subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn the_log_line_has_structured_fields_and_no_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
+    let captured = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_writer(move || writer.clone())
+        .with_writer(captured.clone())
         .finish();
     let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl";
     let denied = AuditEvent::new(
@@ -213,7 +198,7 @@ fn the_log_line_has_structured_fields_and_no_secret() {
     .with_detail(&format!("token {jwt} not in allowed_groups"));
     tracing::subscriber::with_default(subscriber, || denied.log());
 
-    let line = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = captured.contents();
     let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(record["level"], "INFO");
     assert_eq!(record["target"], "credless::audit");

@@ -16,6 +16,9 @@
 //! [`arm::FakeArm`] is a stateful Azure Resource Manager for VMs, their network and
 //! PostgreSQL flexible servers.
 //!
+//! [`LogBuffer`] keeps what a `tracing_subscriber::fmt` subscriber writes, for tests of what
+//! log lines hold and never hold.
+//!
 //! Nothing here is secure: keys are generated at start and kept in memory, sessions are a map,
 //! every login is approved. Never use this crate in production.
 
@@ -29,6 +32,7 @@ pub mod gce;
 pub mod gcp;
 mod jwt;
 mod keys;
+mod logs;
 pub mod moto;
 mod oauth2_proxy;
 mod oidc;
@@ -38,6 +42,7 @@ pub mod tcp_relay;
 
 pub use aws_query::AwsFailure;
 pub use jwt::{PublicKeyBytes, TokenKey, TokenOptions};
+pub use logs::LogBuffer;
 pub use oauth2_proxy::{OAuth2Proxy, ProxyMode, ProxyOptions};
 pub use oidc::{OidcProvider, Redeemed, UNPUBLISHED_KID};
 pub use recording::RecordedRequest;

@@ -176,32 +176,3 @@ pub(super) fn throttled(retry_after: Duration) -> ExchangeError {
         message: "Rate exceeded".to_owned(),
     }
 }
-
-/// Collects formatted log lines, for asserting what they hold.
-#[derive(Clone, Default)]
-pub(super) struct LogBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
-
-impl LogBuffer {
-    pub(super) fn contents(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
-    type Writer = LogBuffer;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}

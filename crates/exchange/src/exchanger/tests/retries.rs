@@ -124,7 +124,7 @@ async fn a_retry_after_beyond_the_longest_wait_is_passed_to_the_caller() {
 
 #[tokio::test(start_paused = true)]
 async fn logs_name_the_exchange_but_never_a_token_or_credential() {
-    let logs = fake::LogBuffer::default();
+    let logs = credless_testkit::LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(logs.clone())
