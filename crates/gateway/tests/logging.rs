@@ -8,9 +8,8 @@
 
 mod support;
 
-use credless_testkit::{LogBuffer, OAuth2Proxy, OidcProvider, ProxyMode, ProxyOptions, User};
-use serde_json::json;
-use support::TestGateway;
+use credless_testkit::{LogBuffer, OAuth2Proxy, ProxyMode, User};
+use support::AcmeGateway;
 
 const HOST: &str = "acme.credless.test";
 
@@ -24,16 +23,11 @@ async fn at_info_a_refusal_names_its_request_and_a_warm_request_writes_nothing()
         .finish();
     // The test's runtime runs on this thread, and so do the gateway's tasks.
     let _guard = tracing::subscriber::set_default(subscriber);
-    let idp = OidcProvider::start().await;
-    let proxy = OAuth2Proxy::start(&idp, ProxyOptions::default()).await;
-    let gw = TestGateway::start_with(|c| c.server.allow_insecure_upstreams = true).await;
-    let tenant = json!({
-        "id": "acme",
-        "admin_email": "ops@acme.example",
-        "proxy_url": proxy.url(),
-        "oidc": { "issuer": idp.issuer(), "audiences": ["credless-client"] }
-    });
-    assert_eq!(gw.create_tenant(&tenant).await.status(), 201);
+    let AcmeGateway {
+        gw,
+        idp: _idp,
+        proxy,
+    } = AcmeGateway::start().await;
     let me = |user: User| {
         gw.http
             .get(gw.public("/api/v1/me"))

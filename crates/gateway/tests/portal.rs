@@ -6,48 +6,32 @@
 
 mod support;
 
-use credless_testkit::{OAuth2Proxy, OidcProvider, ProxyOptions, User};
+use credless_testkit::{OAuth2Proxy, User};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderValue};
-use serde_json::json;
-use support::{TestGateway, problem};
+use support::{AcmeGateway, problem};
 
 const HOST: &str = "acme.credless.test";
 const NAVIGATION: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 struct World {
-    gw: TestGateway,
+    acme: AcmeGateway,
     cookie: String,
-    _idp: OidcProvider,
-    _proxy: OAuth2Proxy,
 }
 
 impl World {
     async fn start() -> Self {
-        let idp = OidcProvider::start().await;
-        let proxy = OAuth2Proxy::start(&idp, ProxyOptions::default()).await;
-        let gw = TestGateway::start_with(|c| c.server.allow_insecure_upstreams = true).await;
-        let tenant = json!({
-            "id": "acme",
-            "admin_email": "ops@acme.example",
-            "proxy_url": proxy.url(),
-            "oidc": { "issuer": idp.issuer(), "audiences": ["credless-client"] }
-        });
-        assert_eq!(gw.create_tenant(&tenant).await.status(), 201);
-        let cookie =
-            OAuth2Proxy::cookie_header(&proxy.sign_in(User::new("u-1", "dev@acme.example")));
-        Self {
-            gw,
-            cookie,
-            _idp: idp,
-            _proxy: proxy,
-        }
+        let acme = AcmeGateway::start().await;
+        let user = User::new("u-1", "dev@acme.example");
+        let cookie = OAuth2Proxy::cookie_header(&acme.proxy.sign_in(user));
+        Self { acme, cookie }
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.gw
+        self.acme
+            .gw
             .http
-            .request(method, self.gw.public(path))
+            .request(method, self.acme.gw.public(path))
             .header("host", HOST)
             .header("cookie", &self.cookie)
     }
@@ -133,9 +117,10 @@ async fn without_a_session_a_navigation_goes_to_sign_in_and_an_asset_is_refused(
     let world = World::start().await;
 
     let navigation = world
+        .acme
         .gw
         .http
-        .get(world.gw.public("/?tab=1"))
+        .get(world.acme.gw.public("/?tab=1"))
         .header("host", HOST)
         .header("accept", NAVIGATION)
         .send()
@@ -148,9 +133,10 @@ async fn without_a_session_a_navigation_goes_to_sign_in_and_an_asset_is_refused(
     );
 
     let asset = world
+        .acme
         .gw
         .http
-        .get(world.gw.public("/assets/app.js"))
+        .get(world.acme.gw.public("/assets/app.js"))
         .header("host", HOST)
         .header("accept", "*/*")
         .send()

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use credless_gateway::{AdminToken, Config, Gateway, Server};
+use credless_testkit::{OAuth2Proxy, OidcProvider, ProxyOptions};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -75,6 +76,30 @@ impl TestGateway {
             .send()
             .await
             .expect("request")
+    }
+}
+
+/// A gateway serving tenant `acme` (at `acme.<base domain>`), whose users sign in through the
+/// testkit's IdP and oauth2-proxy.
+pub(crate) struct AcmeGateway {
+    pub(crate) gw: TestGateway,
+    pub(crate) idp: OidcProvider,
+    pub(crate) proxy: OAuth2Proxy,
+}
+
+impl AcmeGateway {
+    pub(crate) async fn start() -> Self {
+        let idp = OidcProvider::start().await;
+        let proxy = OAuth2Proxy::start(&idp, ProxyOptions::default()).await;
+        let gw = TestGateway::start_with(|c| c.server.allow_insecure_upstreams = true).await;
+        let tenant = json!({
+            "id": "acme",
+            "admin_email": "ops@acme.example",
+            "proxy_url": proxy.url(),
+            "oidc": { "issuer": idp.issuer(), "audiences": ["credless-client"] }
+        });
+        assert_eq!(gw.create_tenant(&tenant).await.status(), 201);
+        Self { gw, idp, proxy }
     }
 }
 
